@@ -1,0 +1,866 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The compiled order book core: one instrument's price-time priority limit order book.
+
+The rule book is docs/book.md. This module knows nothing of members, sessions or money; it tells
+the layer above what happened through return values and two buffers (trades, STP cancels).
+
+Layout, chosen so that no Python object exists per order and nothing is allocated per message:
+- ``Order`` structs live in one pool that grows by doubling; free slots form a linked list.
+- An open-addressing hash map (linear probing, backward-shift deletion) maps id -> slot.
+- Each side keeps its price levels in an array sorted by ``key`` with the best level last,
+  where key = price for bids and -price for asks, so "better" is "greater" on both sides and
+  the best level is popped or pushed at the end in O(1).
+- Within a level, orders form a doubly linked FIFO through the pool.
+
+Every index used below is either a pool slot handed out by this module or a position inside the
+``0..n-1`` range of the array it indexes, which is why bounds checks are off module-wide.
+"""
+from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t, INT64_MIN
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcpy, memmove
+
+cimport numpy as cnp
+import numpy as np
+from enum import IntEnum
+from operator import index as _index
+
+cnp.import_array()
+
+
+class Side(IntEnum):
+    BUY = 0
+    SELL = 1
+
+
+class TIF(IntEnum):
+    GTC = 0
+    IOC = 1
+    FOK = 2
+    POST_ONLY = 3
+
+
+class Action(IntEnum):
+    NEW = 0
+    CANCEL = 1
+    MARKET = 2
+    MODIFY = 3
+
+
+class STP(IntEnum):
+    """Self-trade prevention, chosen when the book is made (docs/book.md)."""
+    NONE = 0
+    CANCEL_RESTING = 1
+    CANCEL_INCOMING = 2
+
+
+class Reject(IntEnum):
+    """Why ``process`` refused a message; every code is negative."""
+    INVALID_ACTION = -1
+    INVALID_SIDE = -2
+    INVALID_QTY = -3
+    INVALID_PRICE = -4
+    INVALID_TIF = -5
+    DUPLICATE_ID = -6
+    UNKNOWN_ID = -7
+    FOK_NOT_FILLED = -8
+    POST_ONLY_WOULD_CROSS = -9
+
+
+# C mirrors of the enums above, for the hot path.
+cdef enum:
+    BUY = 0
+    SELL = 1
+    GTC = 0
+    IOC = 1
+    FOK = 2
+    POST_ONLY = 3
+    A_NEW = 0
+    A_CANCEL = 1
+    A_MARKET = 2
+    A_MODIFY = 3
+    STP_NONE = 0
+    STP_CANCEL_RESTING = 1
+    STP_CANCEL_INCOMING = 2
+    R_INVALID_ACTION = -1
+    R_INVALID_SIDE = -2
+    R_INVALID_QTY = -3
+    R_INVALID_PRICE = -4
+    R_INVALID_TIF = -5
+    R_DUPLICATE_ID = -6
+    R_UNKNOWN_ID = -7
+    R_FOK_NOT_FILLED = -8
+    R_POST_ONLY_WOULD_CROSS = -9
+
+cdef enum:
+    NIL = -1          # no slot: end of a list, or an empty hash entry
+    ERROR = -1000     # a core function's return while a Python exception (MemoryError) is set
+
+
+cdef struct Order:
+    int64_t id
+    int64_t price
+    int64_t qty
+    int64_t owner
+    int32_t next      # next in the level's FIFO, or next free slot
+    int32_t prev
+    int32_t level
+    int32_t side
+
+
+cdef struct Level:
+    int64_t price
+    int64_t total     # sum of the resting quantities
+    int32_t head      # oldest order
+    int32_t tail      # newest order
+    int32_t next_free
+    int32_t side
+
+
+cdef struct LevelRef:
+    int64_t key       # price for bids, -price for asks: greater is better on both sides
+    int32_t level
+    int32_t _pad
+
+
+cdef struct BookSide:
+    LevelRef* refs
+    int32_t n
+    int32_t cap
+
+
+cdef struct Slot:
+    int64_t key
+    int32_t val       # pool slot, or NIL when the slot is empty
+    int32_t _pad
+
+
+cdef struct Trade:
+    int64_t seq
+    int64_t taker_id
+    int64_t maker_id
+    int64_t taker_owner
+    int64_t maker_owner
+    int64_t price
+    int64_t qty
+    int8_t taker_side
+
+
+cdef struct StpCancel:
+    int64_t order_id
+    int64_t side
+    int64_t price
+    int64_t qty
+    int64_t owner
+
+
+cdef packed struct Message:
+    int64_t action
+    int64_t order_id
+    int64_t side
+    int64_t price
+    int64_t qty
+    int64_t tif
+    int64_t owner
+
+
+MESSAGE_DTYPE = np.dtype([(name, np.int64) for name in
+                          ("action", "order_id", "side", "price", "qty", "tif", "owner")])
+
+cdef Trade _t
+TRADE_DTYPE = np.dtype({
+    "names": ["taker_id", "maker_id", "taker_owner", "maker_owner", "taker_side", "price", "qty",
+              "seq"],
+    "formats": [np.int64, np.int64, np.int64, np.int64, np.int8, np.int64, np.int64, np.int64],
+    "offsets": [<char*>&_t.taker_id - <char*>&_t, <char*>&_t.maker_id - <char*>&_t,
+                <char*>&_t.taker_owner - <char*>&_t, <char*>&_t.maker_owner - <char*>&_t,
+                <char*>&_t.taker_side - <char*>&_t, <char*>&_t.price - <char*>&_t,
+                <char*>&_t.qty - <char*>&_t, <char*>&_t.seq - <char*>&_t],
+    "itemsize": sizeof(Trade),
+})
+
+STP_CANCEL_DTYPE = np.dtype([(name, np.int64) for name in
+                             ("order_id", "side", "price", "qty", "owner")])
+
+ORDER_DTYPE = np.dtype([(name, np.int64) for name in ("order_id", "price", "qty", "owner")])
+CLEARED_DTYPE = np.dtype([(name, np.int64) for name in
+                          ("order_id", "side", "price", "qty", "owner")])
+
+_INITIAL_ORDERS = 1024
+_INITIAL_LEVELS = 64
+_INITIAL_TABLE = 2048          # power of two
+_LINEAR_SCAN = 16              # level search: scan this many from the touch, then bisect
+
+
+cdef inline uint64_t _mix(int64_t key) noexcept nogil:
+    """splitmix64 finaliser: sequential ids spread over the whole table."""
+    cdef uint64_t x = <uint64_t>key
+    x ^= x >> 30
+    x *= 0xbf58476d1ce4e5b9ULL
+    x ^= x >> 27
+    x *= 0x94d049bb133111ebULL
+    x ^= x >> 31
+    return x
+
+
+cdef void* _grow(void* ptr, Py_ssize_t count, size_t size) except NULL:
+    cdef void* grown = realloc(ptr, count * size)
+    if grown == NULL:
+        raise MemoryError(f"order book: cannot grow to {count} entries of {size} bytes")
+    return grown
+
+
+cdef inline int64_t _as_i64(object value, str field) except? -1:
+    """Convert an integer (int, IntEnum, numpy integer) to int64, or raise ValueError naming the
+    field and value. Floats are refused, never truncated."""
+    try:
+        if not isinstance(value, int):
+            value = _index(value)
+        return value
+    except (OverflowError, TypeError):
+        raise ValueError(f"{field}={value!r} is not an integer that fits in int64") from None
+
+
+cdef class OrderBook:
+    """One instrument's limit order book with price-time priority (rules: docs/book.md).
+
+    ``stp`` selects self-trade prevention by owner: ``STP.NONE`` (default),
+    ``STP.CANCEL_RESTING`` or ``STP.CANCEL_INCOMING``.
+    """
+    cdef Order* _orders
+    cdef int32_t _orders_cap, _orders_used, _free_order, _live
+    cdef Level* _levels
+    cdef int32_t _levels_cap, _levels_used, _free_level
+    cdef BookSide _sides[2]
+    cdef Slot* _table
+    cdef uint64_t _mask
+    cdef Trade* _trades
+    cdef Py_ssize_t _n_trades, _trades_cap
+    cdef StpCancel* _stp_cancels
+    cdef Py_ssize_t _n_stp, _stp_cap
+    cdef int64_t _seq
+    cdef int _stp
+
+    def __cinit__(self, stp=STP.NONE):
+        cdef int side
+        self._stp = _as_i64(stp, "stp")
+        if self._stp < STP_NONE or self._stp > STP_CANCEL_INCOMING:
+            raise ValueError(f"stp={stp!r} is not one of {[m.name for m in STP]}")
+        self._orders = <Order*>_grow(NULL, _INITIAL_ORDERS, sizeof(Order))
+        self._orders_cap = _INITIAL_ORDERS
+        self._levels = <Level*>_grow(NULL, _INITIAL_LEVELS, sizeof(Level))
+        self._levels_cap = _INITIAL_LEVELS
+        for side in range(2):
+            self._sides[side].refs = <LevelRef*>_grow(NULL, _INITIAL_LEVELS, sizeof(LevelRef))
+            self._sides[side].cap = _INITIAL_LEVELS
+        self._table = <Slot*>_grow(NULL, _INITIAL_TABLE, sizeof(Slot))
+        self._mask = _INITIAL_TABLE - 1
+        self._trades_cap = 1024
+        self._trades = <Trade*>_grow(NULL, self._trades_cap, sizeof(Trade))
+        self._stp_cap = 64
+        self._stp_cancels = <StpCancel*>_grow(NULL, self._stp_cap, sizeof(StpCancel))
+        self._reset()
+
+    def __dealloc__(self):
+        free(self._orders)
+        free(self._levels)
+        free(self._sides[0].refs)
+        free(self._sides[1].refs)
+        free(self._table)
+        free(self._trades)
+        free(self._stp_cancels)
+
+    cdef void _reset(self) noexcept:
+        """Empty the book, keeping the allocated memory (trade buffers are not touched)."""
+        cdef uint64_t i
+        self._orders_used = 0
+        self._free_order = NIL
+        self._live = 0
+        self._levels_used = 0
+        self._free_level = NIL
+        self._sides[0].n = 0
+        self._sides[1].n = 0
+        for i in range(self._mask + 1):
+            self._table[i].val = NIL
+
+    # ------------------------------------------------------------------ id -> slot hash map
+    cdef inline int32_t _find(self, int64_t key) noexcept:
+        cdef uint64_t i = _mix(key) & self._mask
+        while self._table[i].val != NIL:
+            if self._table[i].key == key:
+                return self._table[i].val
+            i = (i + 1) & self._mask
+        return NIL
+
+    cdef int _index(self, int64_t key, int32_t val) except -1:
+        cdef uint64_t i
+        if <uint64_t>(self._live + 1) * 2 > self._mask + 1:
+            self._rehash((self._mask + 1) * 2)
+        i = _mix(key) & self._mask
+        while self._table[i].val != NIL:
+            i = (i + 1) & self._mask
+        self._table[i].key = key
+        self._table[i].val = val
+        return 0
+
+    cdef int _rehash(self, uint64_t size) except -1:
+        cdef Slot* old = self._table
+        cdef uint64_t old_size = self._mask + 1, i, j
+        self._table = <Slot*>_grow(NULL, size, sizeof(Slot))
+        self._mask = size - 1
+        for i in range(size):
+            self._table[i].val = NIL
+        for i in range(old_size):
+            if old[i].val != NIL:
+                j = _mix(old[i].key) & self._mask
+                while self._table[j].val != NIL:
+                    j = (j + 1) & self._mask
+                self._table[j] = old[i]
+        free(old)
+        return 0
+
+    cdef void _unindex(self, int64_t key) noexcept:
+        """Remove ``key``; backward-shift the probe run so lookups never need tombstones."""
+        cdef uint64_t mask = self._mask
+        cdef uint64_t hole = _mix(key) & mask, j, home
+        while self._table[hole].key != key or self._table[hole].val == NIL:
+            hole = (hole + 1) & mask
+        j = hole
+        while True:
+            j = (j + 1) & mask
+            if self._table[j].val == NIL:
+                break
+            home = _mix(self._table[j].key) & mask
+            # the entry at j may move into the hole unless its home lies cyclically in (hole, j]
+            if (j > hole and (home <= hole or home > j)) or (j < hole and home <= hole and home > j):
+                self._table[hole] = self._table[j]
+                hole = j
+        self._table[hole].val = NIL
+
+    # ------------------------------------------------------------------ pools
+    cdef int32_t _new_order_slot(self) except -2:
+        cdef int32_t slot = self._free_order
+        if slot != NIL:
+            self._free_order = self._orders[slot].next
+            return slot
+        if self._orders_used == self._orders_cap:
+            if self._orders_cap >= (1 << 30):
+                raise MemoryError("order book: more than 2**30 resting orders")
+            self._orders = <Order*>_grow(self._orders, 2 * <Py_ssize_t>self._orders_cap,
+                                         sizeof(Order))
+            self._orders_cap *= 2
+        self._orders_used += 1
+        return self._orders_used - 1
+
+    cdef int32_t _new_level_slot(self) except -2:
+        cdef int32_t slot = self._free_level
+        if slot != NIL:
+            self._free_level = self._levels[slot].next_free
+            return slot
+        if self._levels_used == self._levels_cap:
+            self._levels = <Level*>_grow(self._levels, 2 * <Py_ssize_t>self._levels_cap,
+                                         sizeof(Level))
+            self._levels_cap *= 2
+        self._levels_used += 1
+        return self._levels_used - 1
+
+    # ------------------------------------------------------------------ price levels
+    cdef inline int32_t _position(self, BookSide* bs, int64_t key) noexcept:
+        """Index of the last level whose key is <= ``key`` (-1 if none): scan from the touch,
+        where most prices land, then bisect. O(1) near the touch, O(log n) elsewhere."""
+        cdef int32_t i = bs.n - 1, stop = bs.n - _LINEAR_SCAN, lo, hi, mid
+        while i >= 0 and i > stop:
+            if bs.refs[i].key <= key:
+                return i
+            i -= 1
+        if i < 0:
+            return -1
+        lo = -1
+        hi = i        # invariant: refs[lo].key <= key < refs[hi+1..].key ; answer in [lo, hi]
+        while lo < hi:
+            mid = hi - (hi - lo) // 2
+            if bs.refs[mid].key <= key:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    cdef int32_t _level_for(self, int side, int64_t price) except -2:
+        """The level at ``price`` on ``side``, made (and placed in order) if it does not exist."""
+        cdef BookSide* bs = &self._sides[side]
+        cdef int64_t key = price if side == BUY else -price
+        cdef int32_t pos = self._position(bs, key), lvl
+        if pos >= 0 and bs.refs[pos].key == key:
+            return bs.refs[pos].level
+        lvl = self._new_level_slot()
+        self._levels[lvl].price = price
+        self._levels[lvl].total = 0
+        self._levels[lvl].head = NIL
+        self._levels[lvl].tail = NIL
+        self._levels[lvl].side = side
+        if bs.n == bs.cap:
+            bs.refs = <LevelRef*>_grow(bs.refs, 2 * <Py_ssize_t>bs.cap, sizeof(LevelRef))
+            bs.cap *= 2
+        pos += 1
+        memmove(&bs.refs[pos + 1], &bs.refs[pos], (bs.n - pos) * sizeof(LevelRef))
+        bs.refs[pos].key = key
+        bs.refs[pos].level = lvl
+        bs.n += 1
+        return lvl
+
+    cdef void _drop_level(self, int32_t lvl) noexcept:
+        """Remove an empty level from its side; O(1) for the best level."""
+        cdef int side = self._levels[lvl].side
+        cdef BookSide* bs = &self._sides[side]
+        cdef int64_t price = self._levels[lvl].price
+        cdef int32_t pos = self._position(bs, price if side == BUY else -price)
+        memmove(&bs.refs[pos], &bs.refs[pos + 1], (bs.n - pos - 1) * sizeof(LevelRef))
+        bs.n -= 1
+        self._levels[lvl].next_free = self._free_level
+        self._free_level = lvl
+
+    # ------------------------------------------------------------------ orders
+    cdef int _rest(self, int64_t order_id, int side, int64_t price, int64_t qty,
+                   int64_t owner) except -1:
+        cdef int32_t lvl = self._level_for(side, price)
+        cdef int32_t slot = self._new_order_slot()
+        cdef Order* o = &self._orders[slot]
+        cdef Level* level = &self._levels[lvl]
+        o.id = order_id
+        o.price = price
+        o.qty = qty
+        o.owner = owner
+        o.side = side
+        o.level = lvl
+        o.next = NIL
+        o.prev = level.tail
+        if level.tail != NIL:
+            self._orders[level.tail].next = slot
+        else:
+            level.head = slot
+        level.tail = slot
+        level.total += qty
+        self._index(order_id, slot)
+        self._live += 1
+        return 0
+
+    cdef void _remove(self, int32_t slot) noexcept:
+        """Unlink a resting order from its level (dropping the level if it empties), unindex it
+        and free its slot."""
+        cdef Order* o = &self._orders[slot]
+        cdef Level* level = &self._levels[o.level]
+        if o.prev != NIL:
+            self._orders[o.prev].next = o.next
+        else:
+            level.head = o.next
+        if o.next != NIL:
+            self._orders[o.next].prev = o.prev
+        else:
+            level.tail = o.prev
+        level.total -= o.qty
+        if level.head == NIL:
+            self._drop_level(o.level)
+        self._unindex(o.id)
+        o.next = self._free_order
+        self._free_order = slot
+        self._live -= 1
+
+    cdef int _record_trade(self, int64_t taker_id, int64_t taker_owner, int side, Order* maker,
+                           int64_t qty) except -1:
+        cdef Trade* t
+        if self._n_trades == self._trades_cap:
+            self._trades = <Trade*>_grow(self._trades, 2 * self._trades_cap, sizeof(Trade))
+            self._trades_cap *= 2
+        t = &self._trades[self._n_trades]
+        self._n_trades += 1
+        self._seq += 1
+        t.seq = self._seq
+        t.taker_id = taker_id
+        t.maker_id = maker.id
+        t.taker_owner = taker_owner
+        t.maker_owner = maker.owner
+        t.taker_side = side
+        t.price = maker.price
+        t.qty = qty
+        return 0
+
+    cdef int _record_stp_cancel(self, Order* o) except -1:
+        cdef StpCancel* c
+        if self._n_stp == self._stp_cap:
+            self._stp_cancels = <StpCancel*>_grow(self._stp_cancels, 2 * self._stp_cap,
+                                                  sizeof(StpCancel))
+            self._stp_cap *= 2
+        c = &self._stp_cancels[self._n_stp]
+        self._n_stp += 1
+        c.order_id = o.id
+        c.side = o.side
+        c.price = o.price
+        c.qty = o.qty
+        c.owner = o.owner
+        return 0
+
+    cdef int64_t _match(self, int64_t taker_id, int side, int64_t limit_key, int64_t qty,
+                        int64_t owner, bint* stopped) except -1:
+        """Trade ``qty`` against the opposite side while its best key >= ``limit_key``.
+
+        Returns the quantity executed; sets ``stopped`` when CANCEL_INCOMING self-trade
+        prevention ended the order. Cost: O(fills + levels emptied).
+        """
+        cdef BookSide* opp = &self._sides[1 - side]
+        cdef int64_t executed = 0, fill
+        cdef int32_t lvl, slot
+        cdef Level* level
+        cdef Order* maker
+        while qty > 0 and opp.n > 0 and opp.refs[opp.n - 1].key >= limit_key:
+            lvl = opp.refs[opp.n - 1].level
+            level = &self._levels[lvl]
+            slot = level.head
+            while slot != NIL and qty > 0:
+                maker = &self._orders[slot]
+                if self._stp != STP_NONE and maker.owner == owner:
+                    if self._stp == STP_CANCEL_INCOMING:
+                        stopped[0] = True
+                        return executed
+                    self._record_stp_cancel(maker)
+                else:
+                    fill = maker.qty if maker.qty < qty else qty
+                    self._record_trade(taker_id, owner, side, maker, fill)
+                    qty -= fill
+                    executed += fill
+                    if fill < maker.qty:
+                        maker.qty -= fill
+                        level.total -= fill
+                        break
+                # the maker is gone: take it off the head of the level
+                slot = maker.next
+                if slot == NIL:
+                    self._remove(level.head)   # also drops the emptied level
+                    break
+                self._remove(level.head)
+        return executed
+
+    cdef bint _can_fill(self, int side, int64_t limit_key, int64_t qty, int64_t owner) noexcept:
+        """Whether ``qty`` could trade in full now, under the self-trade rule in force."""
+        cdef BookSide* opp = &self._sides[1 - side]
+        cdef int64_t available = 0
+        cdef int32_t i = opp.n - 1, slot
+        cdef Level* level
+        while i >= 0 and opp.refs[i].key >= limit_key:
+            level = &self._levels[opp.refs[i].level]
+            if self._stp == STP_NONE:
+                available += level.total
+            else:
+                slot = level.head
+                while slot != NIL:
+                    if self._orders[slot].owner == owner:
+                        if self._stp == STP_CANCEL_INCOMING:
+                            return False
+                    else:
+                        available += self._orders[slot].qty
+                        if available >= qty:
+                            return True
+                    slot = self._orders[slot].next
+            if available >= qty:
+                return True
+            i -= 1
+        return False
+
+    # ------------------------------------------------------------------ commands (C level)
+    cdef int64_t _new(self, int64_t order_id, int64_t side, int64_t price, int64_t qty,
+                      int64_t tif, int64_t owner) except ERROR:
+        cdef int64_t limit_key, executed
+        cdef bint stopped = False
+        cdef BookSide* opp
+        if side != BUY and side != SELL:
+            return R_INVALID_SIDE
+        if qty <= 0:
+            return R_INVALID_QTY
+        if price <= 0:
+            return R_INVALID_PRICE
+        if tif < GTC or tif > POST_ONLY:
+            return R_INVALID_TIF
+        if self._find(order_id) != NIL:
+            return R_DUPLICATE_ID
+        # opposite key >= limit_key <=> the opposite order's price is acceptable
+        limit_key = -price if side == BUY else price
+        if tif == POST_ONLY:
+            opp = &self._sides[1 - side]
+            if opp.n > 0 and opp.refs[opp.n - 1].key >= limit_key:
+                return R_POST_ONLY_WOULD_CROSS
+            self._rest(order_id, <int>side, price, qty, owner)
+            return 0
+        if tif == FOK and not self._can_fill(<int>side, limit_key, qty, owner):
+            return R_FOK_NOT_FILLED
+        executed = self._match(order_id, <int>side, limit_key, qty, owner, &stopped)
+        if tif == GTC and executed < qty and not stopped:
+            self._rest(order_id, <int>side, price, qty - executed, owner)
+        return executed
+
+    cdef int64_t _market(self, int64_t order_id, int64_t side, int64_t qty,
+                         int64_t owner) except ERROR:
+        cdef bint stopped = False
+        if side != BUY and side != SELL:
+            return R_INVALID_SIDE
+        if qty <= 0:
+            return R_INVALID_QTY
+        if self._find(order_id) != NIL:
+            return R_DUPLICATE_ID
+        return self._match(order_id, <int>side, INT64_MIN, qty, owner, &stopped)
+
+    cdef int64_t _cancel(self, int64_t order_id) noexcept:
+        cdef int32_t slot = self._find(order_id)
+        cdef int64_t qty
+        if slot == NIL:
+            return R_UNKNOWN_ID
+        qty = self._orders[slot].qty
+        self._remove(slot)
+        return qty
+
+    cdef int64_t _modify(self, int64_t order_id, int64_t qty, int64_t price) except ERROR:
+        """``price == 0`` keeps the price (docs/book.md, "Cancel and modify")."""
+        cdef int32_t slot
+        cdef Order* o
+        cdef int64_t side, owner
+        if qty < 0:
+            return R_INVALID_QTY
+        if price < 0:
+            return R_INVALID_PRICE
+        slot = self._find(order_id)
+        if slot == NIL:
+            return R_UNKNOWN_ID
+        o = &self._orders[slot]
+        if price == 0:
+            price = o.price
+        if qty == 0:
+            self._remove(slot)
+            return 0
+        if price == o.price and qty <= o.qty:
+            self._levels[o.level].total -= o.qty - qty
+            o.qty = qty
+            return 0
+        side = o.side
+        owner = o.owner
+        self._remove(slot)
+        return self._new(order_id, side, price, qty, GTC, owner)
+
+    cdef int64_t _apply(self, const Message* m) except ERROR:
+        if m.action == A_NEW:
+            return self._new(m.order_id, m.side, m.price, m.qty, m.tif, m.owner)
+        if m.action == A_CANCEL:
+            return self._cancel(m.order_id)
+        if m.action == A_MARKET:
+            return self._market(m.order_id, m.side, m.qty, m.owner)
+        if m.action == A_MODIFY:
+            return self._modify(m.order_id, m.qty, m.price)
+        return R_INVALID_ACTION
+
+    # ------------------------------------------------------------------ Python API
+    def submit(self, order_id, side, price, qty, tif=TIF.GTC, owner=0):
+        """Enter a limit order; return the quantity executed now.
+
+        The remainder rests (GTC) or is dropped (IOC). A FOK that cannot fill in full and a
+        POST_ONLY that would cross do nothing and return 0. Raises ValueError on bad input,
+        leaving the book unchanged. O(fills + log levels).
+        """
+        cdef int64_t result = self._new(_as_i64(order_id, "order_id"), _as_i64(side, "side"),
+                                        _as_i64(price, "price"), _as_i64(qty, "qty"),
+                                        _as_i64(tif, "tif"), _as_i64(owner, "owner"))
+        if result >= 0:
+            return result
+        if result == R_FOK_NOT_FILLED or result == R_POST_ONLY_WOULD_CROSS:
+            return 0
+        _raise_for(result, order_id=order_id, side=side, price=price, qty=qty, tif=tif)
+
+    def market(self, order_id, side, qty, owner=0):
+        """Trade ``qty`` against whatever the opposite side holds; the rest is dropped.
+
+        Returns the quantity executed. O(fills).
+        """
+        cdef int64_t result = self._market(_as_i64(order_id, "order_id"), _as_i64(side, "side"),
+                                           _as_i64(qty, "qty"), _as_i64(owner, "owner"))
+        if result >= 0:
+            return result
+        _raise_for(result, order_id=order_id, side=side, qty=qty)
+
+    def cancel(self, order_id):
+        """Remove a resting order; return its remaining quantity. KeyError if not resting. O(1)."""
+        cdef int64_t result = self._cancel(_as_i64(order_id, "order_id"))
+        if result >= 0:
+            return result
+        _raise_for(result, order_id=order_id)
+
+    def modify(self, order_id, qty, price=None):
+        """Set a resting order's quantity (and price); return the quantity executed now.
+
+        Same price and a smaller qty keeps the queue place; a larger qty or another price
+        re-enters the order at the back of the new price's queue, where it may trade. qty 0
+        cancels. KeyError if not resting; ValueError for qty < 0 or price <= 0.
+        """
+        cdef int64_t new_price = 0
+        if price is not None:
+            new_price = _as_i64(price, "price")
+            if new_price <= 0:
+                raise ValueError(f"price={price!r} must be positive")
+        cdef int64_t result = self._modify(_as_i64(order_id, "order_id"), _as_i64(qty, "qty"),
+                                           new_price)
+        if result >= 0:
+            return result
+        _raise_for(result, order_id=order_id, qty=qty, price=price)
+
+    def process(self, messages):
+        """Apply a numpy array of MESSAGE_DTYPE in order; return an int64 array of results.
+
+        Each result is what the single call returns, or a negative ``Reject`` code for a
+        refused message (which changes nothing; the batch goes on). TypeError for any other
+        input type or dtype, before anything is applied. O(total fills + messages).
+        """
+        if not isinstance(messages, np.ndarray) or messages.dtype != MESSAGE_DTYPE:
+            raise TypeError(
+                f"messages must be a numpy array of MESSAGE_DTYPE, got "
+                f"{getattr(messages, 'dtype', type(messages).__name__)}")
+        if messages.ndim != 1:
+            raise TypeError(f"messages must be one-dimensional, got shape {messages.shape}")
+        cdef const Message[::1] batch = np.ascontiguousarray(messages)
+        cdef Py_ssize_t i, n = batch.shape[0]
+        results = np.empty(n, dtype=np.int64)
+        cdef int64_t[::1] out = results
+        for i in range(n):
+            out[i] = self._apply(&batch[i])
+        return results
+
+    def drain_trades(self):
+        """The trades since the last drain, as a TRADE_DTYPE array in execution order."""
+        trades = np.empty(self._n_trades, dtype=TRADE_DTYPE)
+        if self._n_trades:
+            memcpy(cnp.PyArray_DATA(trades), self._trades, self._n_trades * sizeof(Trade))
+        self._n_trades = 0
+        return trades
+
+    def drain_stp_cancels(self):
+        """Resting orders cancelled by self-trade prevention since the last drain, in order."""
+        cancels = np.empty(self._n_stp, dtype=STP_CANCEL_DTYPE)
+        if self._n_stp:
+            memcpy(cnp.PyArray_DATA(cancels), self._stp_cancels, self._n_stp * sizeof(StpCancel))
+        self._n_stp = 0
+        return cancels
+
+    def best_bid(self):
+        """``(price, total_qty)`` of the best bid, or None. O(1)."""
+        return self._best(BUY)
+
+    def best_ask(self):
+        """``(price, total_qty)`` of the best ask, or None. O(1)."""
+        return self._best(SELL)
+
+    cdef object _best(self, int side):
+        cdef BookSide* bs = &self._sides[side]
+        cdef Level* level
+        if bs.n == 0:
+            return None
+        level = &self._levels[bs.refs[bs.n - 1].level]
+        return (level.price, level.total)
+
+    def depth(self, levels):
+        """``(bids, asks)``: int64 arrays of shape (k, 2), rows (price, total_qty), best first."""
+        cdef int64_t wanted = _as_i64(levels, "levels")
+        if wanted < 0:
+            raise ValueError(f"levels={levels!r} must be >= 0")
+        return self._depth(BUY, wanted), self._depth(SELL, wanted)
+
+    cdef object _depth(self, int side, int64_t wanted):
+        cdef BookSide* bs = &self._sides[side]
+        cdef Py_ssize_t k = min(wanted, <int64_t>bs.n), i
+        rows = np.empty((k, 2), dtype=np.int64)
+        cdef int64_t[:, ::1] out = rows
+        cdef Level* level
+        for i in range(k):
+            level = &self._levels[bs.refs[bs.n - 1 - i].level]
+            out[i, 0] = level.price
+            out[i, 1] = level.total
+        return rows
+
+    def orders(self, side):
+        """Resting orders of ``side`` in priority order: fields order_id, price, qty, owner."""
+        cdef int64_t s = _as_i64(side, "side")
+        if s != BUY and s != SELL:
+            raise ValueError(f"side={side!r} must be 0 (BUY) or 1 (SELL)")
+        return self._orders_of(<int>s, ORDER_DTYPE)
+
+    cdef object _orders_of(self, int side, object dtype):
+        cdef BookSide* bs = &self._sides[side]
+        cdef Py_ssize_t count = 0, i, n = 0
+        cdef int32_t slot
+        for i in range(bs.n):
+            slot = self._levels[bs.refs[i].level].head
+            while slot != NIL:
+                count += 1
+                slot = self._orders[slot].next
+        out = np.empty(count, dtype=dtype)
+        cdef int64_t[:, ::1] rows = out.view(np.int64).reshape(count, len(dtype.names))
+        cdef bint with_side = len(dtype.names) == 5
+        cdef Order* o
+        for i in range(bs.n - 1, -1, -1):
+            slot = self._levels[bs.refs[i].level].head
+            while slot != NIL:
+                o = &self._orders[slot]
+                rows[n, 0] = o.id
+                if with_side:
+                    rows[n, 1] = o.side
+                rows[n, 1 + with_side] = o.price
+                rows[n, 2 + with_side] = o.qty
+                rows[n, 3 + with_side] = o.owner
+                n += 1
+                slot = o.next
+        return out
+
+    def order(self, order_id):
+        """``(side, price, qty, owner)`` of a resting order; KeyError if not resting. O(1)."""
+        cdef int32_t slot = self._find(_as_i64(order_id, "order_id"))
+        if slot == NIL:
+            raise KeyError(order_id)
+        cdef Order* o = &self._orders[slot]
+        return (o.side, o.price, o.qty, o.owner)
+
+    def clear(self):
+        """Remove every resting order; return them (fields order_id, side, price, qty, owner),
+        bids first, each side in priority order. Trades not yet drained stay in the buffer."""
+        removed = np.concatenate([self._orders_of(BUY, CLEARED_DTYPE),
+                                  self._orders_of(SELL, CLEARED_DTYPE)])
+        self._reset()
+        return removed
+
+    @property
+    def stp(self):
+        """The self-trade prevention mode chosen when the book was made."""
+        return STP(self._stp)
+
+    def __len__(self):
+        return self._live
+
+    def __contains__(self, order_id):
+        try:
+            return self._find(_as_i64(order_id, "order_id")) != NIL
+        except ValueError:
+            return False
+
+    def __repr__(self):
+        return (f"OrderBook(orders={self._live}, best_bid={self.best_bid()}, "
+                f"best_ask={self.best_ask()}, stp={self.stp.name})")
+
+
+_REASONS = {
+    R_INVALID_SIDE: ("side", "must be 0 (BUY) or 1 (SELL)"),
+    R_INVALID_QTY: ("qty", "must be positive"),
+    R_INVALID_PRICE: ("price", "must be positive"),
+    R_INVALID_TIF: ("tif", "must be one of GTC=0, IOC=1, FOK=2, POST_ONLY=3"),
+    R_DUPLICATE_ID: ("order_id", "is already resting in the book"),
+}
+
+
+def _raise_for(int64_t code, **fields):
+    """Turn a Reject code from the core into the single-call exception."""
+    if code == R_UNKNOWN_ID:
+        raise KeyError(f"order_id={fields['order_id']!r} is not resting in the book")
+    field, reason = _REASONS[code]
+    if field == "qty" and "price" in fields and "side" not in fields:
+        reason = "must be >= 0"   # modify: qty 0 is a cancel
+    raise ValueError(f"{field}={fields[field]!r} {reason}")
