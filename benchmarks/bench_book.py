@@ -1,0 +1,330 @@
+"""Benchmark the compiled order book against its targets, in one run.
+
+    python benchmarks/bench_book.py [--messages N] [--repeat R] [--seed S] [--resting N]
+
+Measures, on the standard seeded flow of benchmarks/flow.py (60% limit, 28% cancel, 12% market):
+  * ``OrderBook.process`` throughput: median of R runs, each on a fresh book;
+  * single calls from Python (submit / cancel / market dispatched in a Python loop over
+    ``.tolist()`` rows; a dead cancel's KeyError is caught): median of R runs;
+  * per-call latency p50 / p99 / p99.9 of those single calls (``perf_counter_ns`` around each
+    call, minus the median cost of an empty ``perf_counter_ns`` pair);
+  * submit + cancel alone: calls/s of a non-crossing submit and a cancel of the oldest order,
+    on a book kept at a steady 10,000 orders within 20 ticks of the touch;
+  * memory per resting order: RSS growth of a fresh child process while it rests N orders;
+  * the same flow through the pure-Python baseline book (benchmarks/baseline.py).
+Prints a rich table with each figure beside its target (PASS/MISS) and then one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+try:
+    import exchange
+except ImportError:  # not installed: use the in-place build of this checkout
+    sys.path.insert(0, str(HERE.parent / "src"))
+    import exchange
+
+from baseline import BaselineBook  # noqa: E402
+from flow import resting_orders, standard_flow  # noqa: E402
+
+TARGET_PROCESS = 10_000_000  # msg/s through process()
+TARGET_RATIO = 12.0  # process / baseline
+TARGET_SINGLE = 2_000_000  # calls/s from Python
+TARGET_BYTES = 128  # bytes per resting order
+STEADY_BOOK = 10_000  # resting orders kept while timing submit + cancel
+
+
+# -- measurements ------------------------------------------------------------------------------
+
+
+def _median_rate(run: Callable[[], float], n: int, repeat: int) -> tuple[float, list[float]]:
+    """Median of ``repeat`` rates ``n / seconds``; ``run`` returns the seconds of one run."""
+    rates = [n / run() for _ in range(repeat)]
+    return statistics.median(rates), rates
+
+
+def time_process(messages: np.ndarray) -> float:
+    """Seconds for one ``process`` of the whole flow on a fresh book."""
+    book = exchange.OrderBook()
+    start = time.perf_counter()
+    book.process(messages)
+    return time.perf_counter() - start
+
+
+def run_single_calls(book, rows: list) -> None:
+    """Apply ``rows`` (tuples of MESSAGE_DTYPE fields) through the single-call API."""
+    submit, cancel, market = book.submit, book.cancel, book.market
+    for action, oid, side, price, qty, tif, owner in rows:
+        if action == 0:
+            submit(oid, side, price, qty, tif, owner)
+        elif action == 1:
+            try:
+                cancel(oid)
+            except KeyError:  # the flow's dead cancels: the order traded or never rested
+                pass
+        else:
+            market(oid, side, qty, owner)
+
+
+def time_single_calls(rows: list) -> float:
+    """Seconds to apply the flow through single calls on a fresh book."""
+    book = exchange.OrderBook()
+    start = time.perf_counter()
+    run_single_calls(book, rows)
+    return time.perf_counter() - start
+
+
+def time_baseline(messages: np.ndarray) -> float:
+    """Seconds for the pure-Python baseline to process the flow (``tolist`` included)."""
+    book = BaselineBook()
+    start = time.perf_counter()
+    book.process(messages)
+    return time.perf_counter() - start
+
+
+def timer_overhead_ns(samples: int = 200_000) -> int:
+    """Median ns between two back-to-back ``perf_counter_ns`` calls: what timing adds to a call."""
+    clock = time.perf_counter_ns
+    gaps = []
+    for _ in range(samples):
+        t0 = clock()
+        t1 = clock()
+        gaps.append(t1 - t0)
+    return int(statistics.median(gaps))
+
+
+def call_latencies(rows: list) -> dict[str, np.ndarray]:
+    """Raw ns of each single call (timer included), by kind: submit, cancel, market."""
+    book = exchange.OrderBook()
+    submit, cancel, market = book.submit, book.cancel, book.market
+    clock = time.perf_counter_ns
+    out: dict[int, list[int]] = {0: [], 1: [], 2: []}
+    for action, oid, side, price, qty, tif, owner in rows:
+        if action == 0:
+            t0 = clock()
+            submit(oid, side, price, qty, tif, owner)
+            t1 = clock()
+        elif action == 1:
+            t0 = clock()
+            try:
+                cancel(oid)
+            except KeyError:
+                pass
+            t1 = clock()
+        else:
+            t0 = clock()
+            market(oid, side, qty, owner)
+            t1 = clock()
+        out[action].append(t1 - t0)
+    return {name: np.array(out[k], dtype=np.int64) for k, name in enumerate(("submit", "cancel", "market"))}
+
+
+def percentiles(ns: np.ndarray, overhead: int) -> dict[str, float]:
+    """p50 / p99 / p99.9 of ``ns - overhead`` (clipped at 0)."""
+    p50, p99, p999 = np.percentile(np.maximum(ns - overhead, 0), [50, 99, 99.9])
+    return {"p50": float(p50), "p99": float(p99), "p99.9": float(p999), "calls": int(len(ns))}
+
+
+def submit_cancel_workload(pairs: int, seed: int) -> tuple[np.ndarray, list]:
+    """Messages that fill a book to ``STEADY_BOOK`` orders, and ``pairs`` rows
+    ``(order_id, side, price, qty, id_to_cancel)``: each submit rests (no crossing) and each
+    cancel takes the oldest order, so the book stays at ``STEADY_BOOK``. Prices sit within 20
+    ticks of the touch, where real orders go, so levels are rarely made or dropped and the figure
+    is the cost of the two calls, not of moving deep price levels around."""
+    pool = resting_orders(STEADY_BOOK + pairs, seed=seed, levels=20)
+    fresh = pool[STEADY_BOOK:]
+    rows = list(zip(fresh["order_id"].tolist(), fresh["side"].tolist(), fresh["price"].tolist(),
+                    fresh["qty"].tolist(), pool["order_id"][:pairs].tolist()))
+    return pool[:STEADY_BOOK], rows
+
+
+def run_submit_cancel(book, rows: list):
+    """For each row: ``submit`` a GTC order, then ``cancel`` an older one. Returns the book."""
+    submit, cancel = book.submit, book.cancel
+    for oid, side, price, qty, old in rows:
+        submit(oid, side, price, qty)
+        cancel(old)
+    return book
+
+
+def time_submit_cancel(prefill: np.ndarray, rows: list) -> float:
+    """Seconds for ``run_submit_cancel`` on a fresh book filled with ``prefill``."""
+    book = exchange.OrderBook()
+    book.process(prefill)
+    start = time.perf_counter()
+    run_submit_cancel(book, rows)
+    elapsed = time.perf_counter() - start
+    if len(book) != len(prefill):
+        raise RuntimeError(f"submit+cancel left {len(book)} orders, expected {len(prefill)}")
+    return elapsed
+
+
+# -- memory, in a fresh child process ------------------------------------------------------------
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process now (/proc/self/statm; ru_maxrss as a fallback)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def memory_child(n: int, which: str) -> dict:
+    """In this (fresh) process: RSS growth while ``n`` non-crossing orders come to rest."""
+    messages = resting_orders(n, seed=11)
+    book = exchange.OrderBook() if which == "compiled" else BaselineBook()
+    gc.collect()
+    before = rss_bytes()
+    for start in range(0, n, 65_536):  # small result arrays, freed at once
+        book.process(messages[start:start + 65_536])
+    gc.collect()
+    after = rss_bytes()
+    if len(book) != n:
+        raise RuntimeError(f"{which} book holds {len(book)} orders, expected {n}")
+    return {"book": which, "orders": n, "rss_delta": after - before, "bytes_per_order": (after - before) / n}
+
+
+def measure_memory(n: int, which: str) -> dict:
+    """Run ``memory_child`` in a fresh interpreter so earlier allocations do not blur the delta."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--memory-child", str(n), "--memory-book", which]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def _status(ok: bool) -> str:
+    return "[bold green]PASS[/]" if ok else "[bold red]MISS[/]"
+
+
+def report(res: dict) -> None:
+    """Print the rich table of ``res`` (figures beside targets)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = res["targets"]
+    table = Table(title=f"exchange.OrderBook: {res['messages']:,} messages, seed {res['seed']}, "
+                        f"median of {res['repeat']} (load avg {res['loadavg'][0]:.2f})")
+    for col, justify in (("measure", "left"), ("figure", "right"), ("target", "right"), ("", "center")):
+        table.add_column(col, justify=justify)
+    table.add_row("process(), msg/s", f"{res['process_msgs_per_s']:,.0f}", f">= {TARGET_PROCESS:,}",
+                  _status(t["process"]))
+    table.add_row("process / baseline", f"{res['process_vs_baseline']:.1f}x", f">= {TARGET_RATIO:.0f}x",
+                  _status(t["ratio"]))
+    table.add_row("single calls from Python, calls/s", f"{res['single_calls_per_s']:,.0f}",
+                  f">= {TARGET_SINGLE:,}", _status(t["single_calls"]))
+    table.add_row("memory per resting order, bytes", f"{res['memory']['bytes_per_order']:.1f}",
+                  f"<= {TARGET_BYTES}", _status(t["memory"]))
+    table.add_section()
+    table.add_row("submit + cancel alone, calls/s", f"{res['submit_cancel_calls_per_s']:,.0f}",
+                  f"(>= {TARGET_SINGLE:,})", _status(res["submit_cancel_calls_per_s"] >= TARGET_SINGLE))
+    table.add_row("baseline (pure Python) process, msg/s", f"{res['baseline_msgs_per_s']:,.0f}", "", "")
+    table.add_row("single calls / baseline", f"{res['single_calls_vs_baseline']:.1f}x", "", "")
+    if "baseline_memory" in res:
+        table.add_row("baseline memory per resting order, bytes",
+                      f"{res['baseline_memory']['bytes_per_order']:.1f}", "", "")
+    lat = res["latency_ns"]
+    for kind in ("all", "submit", "cancel", "market"):
+        p = lat[kind]
+        table.add_row(f"latency {kind}, ns p50 / p99 / p99.9",
+                      f"{p['p50']:,.0f} / {p['p99']:,.0f} / {p['p99.9']:,.0f}", "", "")
+    table.add_row("timer overhead subtracted, ns", f"{lat['timer_overhead']}", "", "")
+    console = Console(width=max(Console().width, 110))  # one row per figure, even in a pipe
+    console.print(table)
+    console.print(
+        "Latency: perf_counter_ns() around each single call, minus the median gap of an empty "
+        "perf_counter_ns() pair; memory: RSS growth of a fresh process resting "
+        f"{res['memory']['orders']:,} orders, pool and hash table slack included.")
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+
+def run(messages_n: int, repeat: int, seed: int, resting: int, baseline_repeat: int,
+        baseline_memory: bool) -> dict:
+    """All the measurements; returns the JSON-ready result."""
+    messages = standard_flow(messages_n, seed=seed)
+    rows = messages.tolist()
+    process_rate, process_runs = _median_rate(lambda: time_process(messages), messages_n, repeat)
+    single_rate, single_runs = _median_rate(lambda: time_single_calls(rows), messages_n, repeat)
+    base_rate, base_runs = _median_rate(lambda: time_baseline(messages), messages_n, baseline_repeat)
+
+    overhead = timer_overhead_ns()
+    raw = call_latencies(rows)
+    latency = {kind: percentiles(ns, overhead) for kind, ns in raw.items()}
+    latency["all"] = percentiles(np.concatenate(list(raw.values())), overhead)
+    latency["timer_overhead"] = overhead
+
+    pairs = min(messages_n, 500_000)
+    prefill, sc_rows = submit_cancel_workload(pairs, seed)
+    sc_rate, sc_runs = _median_rate(lambda: time_submit_cancel(prefill, sc_rows), 2 * pairs, repeat)
+    memory = measure_memory(resting, "compiled")
+
+    res = {
+        "messages": messages_n, "repeat": repeat, "seed": seed,
+        "process_msgs_per_s": process_rate, "process_runs": process_runs,
+        "single_calls_per_s": single_rate, "single_calls_runs": single_runs,
+        "baseline_msgs_per_s": base_rate, "baseline_runs": base_runs,
+        "process_vs_baseline": process_rate / base_rate,
+        "single_calls_vs_baseline": single_rate / base_rate,
+        "submit_cancel_calls_per_s": sc_rate, "submit_cancel_runs": sc_runs,
+        "latency_ns": latency, "memory": memory,
+        "python": platform.python_version(), "numpy": np.__version__,
+        "loadavg": list(os.getloadavg()), "cpus": os.cpu_count(),
+    }
+    if baseline_memory:
+        res["baseline_memory"] = measure_memory(resting, "baseline")
+    res["targets"] = {
+        "process": process_rate >= TARGET_PROCESS,
+        "ratio": res["process_vs_baseline"] >= TARGET_RATIO,
+        "single_calls": single_rate >= TARGET_SINGLE,
+        "memory": memory["bytes_per_order"] <= TARGET_BYTES,
+    }
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=1_000_000, help="flow length (default 1M)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per figure; the median is kept")
+    parser.add_argument("--baseline-repeat", type=int, default=3, help="runs of the slow baseline")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resting", type=int, default=1_000_000, help="orders for the memory figure")
+    parser.add_argument("--baseline-memory", action="store_true",
+                        help="also measure the baseline's bytes per resting order (slow, ~300 MB)")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-book", default="compiled", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child is not None:
+        print(json.dumps(memory_child(args.memory_child, args.memory_book)))
+        return 0
+    for name in ("messages", "repeat", "baseline_repeat", "resting"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    res = run(args.messages, args.repeat, args.seed, args.resting, args.baseline_repeat,
+              args.baseline_memory)
+    report(res)
+    sys.stdout.write(json.dumps(res) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
