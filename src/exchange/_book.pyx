@@ -19,6 +19,7 @@ from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t, INT64_MIN
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memmove
 
+cimport cython
 cimport numpy as cnp
 import numpy as np
 from enum import IntEnum
@@ -185,21 +186,16 @@ ORDER_DTYPE = np.dtype([(name, np.int64) for name in ("order_id", "price", "qty"
 CLEARED_DTYPE = np.dtype([(name, np.int64) for name in
                           ("order_id", "side", "price", "qty", "owner")])
 
-_INITIAL_ORDERS = 1024
-_INITIAL_LEVELS = 64
-_INITIAL_TABLE = 2048          # power of two
-_LINEAR_SCAN = 16              # level search: scan this many from the touch, then bisect
+cdef enum:
+    _INITIAL_ORDERS = 1024
+    _INITIAL_LEVELS = 64
+    _INITIAL_TABLE_BITS = 11
+    _INITIAL_TABLE = 1 << _INITIAL_TABLE_BITS
 
 
-cdef inline uint64_t _mix(int64_t key) noexcept nogil:
-    """splitmix64 finaliser: sequential ids spread over the whole table."""
-    cdef uint64_t x = <uint64_t>key
-    x ^= x >> 30
-    x *= 0xbf58476d1ce4e5b9ULL
-    x ^= x >> 27
-    x *= 0x94d049bb133111ebULL
-    x ^= x >> 31
-    return x
+cdef inline uint64_t _spread(int64_t key) noexcept nogil:
+    """Fibonacci hashing: one multiply spreads sequential ids; the table takes the top bits."""
+    return <uint64_t>key * 0x9E3779B97F4A7C15ULL
 
 
 cdef void* _grow(void* ptr, Py_ssize_t count, size_t size) except NULL:
@@ -220,6 +216,7 @@ cdef inline int64_t _as_i64(object value, str field) except? -1:
         raise ValueError(f"{field}={value!r} is not an integer that fits in int64") from None
 
 
+@cython.final
 cdef class OrderBook:
     """One instrument's limit order book with price-time priority (rules: docs/book.md).
 
@@ -233,6 +230,7 @@ cdef class OrderBook:
     cdef BookSide _sides[2]
     cdef Slot* _table
     cdef uint64_t _mask
+    cdef int _shift             # 64 - log2(table size)
     cdef Trade* _trades
     cdef Py_ssize_t _n_trades, _trades_cap
     cdef StpCancel* _stp_cancels
@@ -254,6 +252,7 @@ cdef class OrderBook:
             self._sides[side].cap = _INITIAL_LEVELS
         self._table = <Slot*>_grow(NULL, _INITIAL_TABLE, sizeof(Slot))
         self._mask = _INITIAL_TABLE - 1
+        self._shift = 64 - _INITIAL_TABLE_BITS
         self._trades_cap = 1024
         self._trades = <Trade*>_grow(NULL, self._trades_cap, sizeof(Trade))
         self._stp_cap = 64
@@ -283,19 +282,22 @@ cdef class OrderBook:
             self._table[i].val = NIL
 
     # ------------------------------------------------------------------ id -> slot hash map
+    cdef inline uint64_t _home(self, int64_t key) noexcept:
+        return _spread(key) >> self._shift
+
     cdef inline int32_t _find(self, int64_t key) noexcept:
-        cdef uint64_t i = _mix(key) & self._mask
+        cdef uint64_t i = self._home(key)
         while self._table[i].val != NIL:
             if self._table[i].key == key:
                 return self._table[i].val
             i = (i + 1) & self._mask
         return NIL
 
-    cdef int _index(self, int64_t key, int32_t val) except -1:
+    cdef inline int _index(self, int64_t key, int32_t val) except -1:
         cdef uint64_t i
         if <uint64_t>(self._live + 1) * 2 > self._mask + 1:
             self._rehash((self._mask + 1) * 2)
-        i = _mix(key) & self._mask
+        i = self._home(key)
         while self._table[i].val != NIL:
             i = (i + 1) & self._mask
         self._table[i].key = key
@@ -307,11 +309,12 @@ cdef class OrderBook:
         cdef uint64_t old_size = self._mask + 1, i, j
         self._table = <Slot*>_grow(NULL, size, sizeof(Slot))
         self._mask = size - 1
+        self._shift -= 1      # the table doubles
         for i in range(size):
             self._table[i].val = NIL
         for i in range(old_size):
             if old[i].val != NIL:
-                j = _mix(old[i].key) & self._mask
+                j = self._home(old[i].key)
                 while self._table[j].val != NIL:
                     j = (j + 1) & self._mask
                 self._table[j] = old[i]
@@ -321,7 +324,7 @@ cdef class OrderBook:
     cdef void _unindex(self, int64_t key) noexcept:
         """Remove ``key``; backward-shift the probe run so lookups never need tombstones."""
         cdef uint64_t mask = self._mask
-        cdef uint64_t hole = _mix(key) & mask, j, home
+        cdef uint64_t hole = self._home(key), j, home
         while self._table[hole].key != key or self._table[hole].val == NIL:
             hole = (hole + 1) & mask
         j = hole
@@ -329,7 +332,7 @@ cdef class OrderBook:
             j = (j + 1) & mask
             if self._table[j].val == NIL:
                 break
-            home = _mix(self._table[j].key) & mask
+            home = self._home(self._table[j].key)
             # the entry at j may move into the hole unless its home lies cyclically in (hole, j]
             if (j > hole and (home <= hole or home > j)) or (j < hole and home <= hole and home > j):
                 self._table[hole] = self._table[j]
@@ -337,7 +340,7 @@ cdef class OrderBook:
         self._table[hole].val = NIL
 
     # ------------------------------------------------------------------ pools
-    cdef int32_t _new_order_slot(self) except -2:
+    cdef inline int32_t _new_order_slot(self) except -2:
         cdef int32_t slot = self._free_order
         if slot != NIL:
             self._free_order = self._orders[slot].next
@@ -365,23 +368,28 @@ cdef class OrderBook:
 
     # ------------------------------------------------------------------ price levels
     cdef inline int32_t _position(self, BookSide* bs, int64_t key) noexcept:
-        """Index of the last level whose key is <= ``key`` (-1 if none): scan from the touch,
-        where most prices land, then bisect. O(1) near the touch, O(log n) elsewhere."""
-        cdef int32_t i = bs.n - 1, stop = bs.n - _LINEAR_SCAN, lo, hi, mid
-        while i >= 0 and i > stop:
-            if bs.refs[i].key <= key:
-                return i
-            i -= 1
-        if i < 0:
-            return -1
-        lo = -1
-        hi = i        # invariant: refs[lo].key <= key < refs[hi+1..].key ; answer in [lo, hi]
-        while lo < hi:
-            mid = hi - (hi - lo) // 2
+        """Index of the last level whose key is <= ``key``, or -1 if none.
+
+        Keys are distinct integers sorted ascending, so the level d places below the best has a
+        key <= best - d: for d = best - key the answer lies in [n-1-d, n-1]. A book dense near the
+        touch finds it at once; a sparse one bisects that window. O(1) .. O(log min(d, n)).
+        """
+        cdef int32_t n = bs.n, lo = -1, hi, mid
+        cdef int64_t d
+        if n == 0 or bs.refs[n - 1].key <= key:
+            return n - 1
+        d = bs.refs[n - 1].key - key      # > 0; both keys have the same sign: no overflow
+        if d < n:
+            lo = n - 1 - <int32_t>d
+            if bs.refs[lo].key == key:
+                return lo
+        hi = n - 1                        # invariant: refs[lo].key <= key < refs[hi].key
+        while hi - lo > 1:
+            mid = lo + (hi - lo) // 2
             if bs.refs[mid].key <= key:
                 lo = mid
             else:
-                hi = mid - 1
+                hi = mid
         return lo
 
     cdef int32_t _level_for(self, int side, int64_t price) except -2:
@@ -419,7 +427,7 @@ cdef class OrderBook:
         self._free_level = lvl
 
     # ------------------------------------------------------------------ orders
-    cdef int _rest(self, int64_t order_id, int side, int64_t price, int64_t qty,
+    cdef inline int _rest(self, int64_t order_id, int side, int64_t price, int64_t qty,
                    int64_t owner) except -1:
         cdef int32_t lvl = self._level_for(side, price)
         cdef int32_t slot = self._new_order_slot()
@@ -443,7 +451,7 @@ cdef class OrderBook:
         self._live += 1
         return 0
 
-    cdef void _remove(self, int32_t slot) noexcept:
+    cdef inline void _remove(self, int32_t slot) noexcept:
         """Unlink a resting order from its level (dropping the level if it empties), unindex it
         and free its slot."""
         cdef Order* o = &self._orders[slot]
@@ -464,7 +472,7 @@ cdef class OrderBook:
         self._free_order = slot
         self._live -= 1
 
-    cdef int _record_trade(self, int64_t taker_id, int64_t taker_owner, int side, Order* maker,
+    cdef inline int _record_trade(self, int64_t taker_id, int64_t taker_owner, int side, Order* maker,
                            int64_t qty) except -1:
         cdef Trade* t
         if self._n_trades == self._trades_cap:
@@ -606,7 +614,7 @@ cdef class OrderBook:
             return R_DUPLICATE_ID
         return self._match(order_id, <int>side, INT64_MIN, qty, owner, &stopped)
 
-    cdef int64_t _cancel(self, int64_t order_id) noexcept:
+    cdef inline int64_t _cancel(self, int64_t order_id) noexcept:
         cdef int32_t slot = self._find(order_id)
         cdef int64_t qty
         if slot == NIL:
@@ -642,7 +650,7 @@ cdef class OrderBook:
         self._remove(slot)
         return self._new(order_id, side, price, qty, GTC, owner)
 
-    cdef int64_t _apply(self, const Message* m) except ERROR:
+    cdef inline int64_t _apply(self, const Message* m) except ERROR:
         if m.action == A_NEW:
             return self._new(m.order_id, m.side, m.price, m.qty, m.tif, m.owner)
         if m.action == A_CANCEL:
