@@ -119,6 +119,7 @@ def test_add_business_days_bad_n(n, error):
     ("USDKZT_TOM", D(2025, 12, 15), D(2025, 12, 17)),  # 16 Dec skipped
     ("EURUSD_TOM", D(2025, 4, 17), D(2025, 4, 22)),  # Good Friday, weekend, Easter Monday
     ("EURKZT_SPT", D(2025, 4, 17), D(2025, 4, 23)),
+    ("EURUSD_TOM", D(2025, 12, 15), D(2025, 12, 17)),  # KZ closed on 16 Dec: no clearing
     ("RUBKZT_TOM", D(2025, 6, 11), D(2025, 6, 16)),  # Russia Day 12 June, 13 June moved off
     ("KZTK", D(2025, 7, 4), D(2025, 7, 4)),  # securities: KZ only
     ("USDKZT_TOM", D(2025, 12, 31), D(2026, 1, 5)),  # 1-2 January, weekend
