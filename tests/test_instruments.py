@@ -232,6 +232,14 @@ def test_non_positive_refused(method, value):
         getattr(INSTRUMENTS["USDKZT_TOD"], method)(value)
 
 
+@pytest.mark.parametrize("value, fragment", [
+    ("1E+999999", "beyond int64"), ("1E-999999", "not a multiple"), ("0.001", "not a multiple"),
+])
+def test_extreme_exponents_refused(value, fragment):
+    with pytest.raises(InstrumentValueError, match=fragment):
+        INSTRUMENTS["USDKZT_TOD"].to_ticks(value)
+
+
 def test_beyond_int64_refused():
     usd = INSTRUMENTS["USDKZT_TOD"]
     with pytest.raises(InstrumentValueError, match="beyond int64"):

@@ -16,7 +16,6 @@ import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from fractions import Fraction
 from types import MappingProxyType
 
 from exchange.instruments import MAX_INT64, DecimalLike, Instrument, Kind, to_decimal
@@ -71,6 +70,9 @@ class FeeRule:
     taker_bp: Decimal
     maker_bp: Decimal | None = None
     minimum: Mapping[str, int] = field(default_factory=dict)
+    # (numerator, denominator) of each rate as a fraction of the trade value, for integer maths.
+    _taker_ratio: tuple[int, int] = field(init=False, repr=False, compare=False)
+    _maker_ratio: tuple[int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise the inputs once, here
@@ -83,6 +85,9 @@ class FeeRule:
         minimum = {code: _minor_units(amount, f"minimum[{code!r}]")
                    for code, amount in self.minimum.items()}
         set_(self, "minimum", MappingProxyType(minimum))
+        for name, bp in (("_taker_ratio", self.taker_bp), ("_maker_ratio", maker)):
+            num, den = bp.as_integer_ratio()
+            set_(self, name, (num, den * _BP_PER_UNIT))
 
     def __hash__(self) -> int:  # the mapping proxy is unhashable; hash its items instead
         return hash((self.taker_bp, self.maker_bp, tuple(sorted(self.minimum.items()))))
@@ -137,10 +142,9 @@ class FeeSchedule:
         if code not in rule.minimum:
             raise KeyError(f"fee rule for {instrument.kind.name} has no minimum in {code} "
                            f"({instrument.symbol})")
-        bp = rule.taker_bp if is_taker else rule.maker_bp
-        exact = Fraction(value) * Fraction(bp) / _BP_PER_UNIT
-        # Half up for a non-negative amount: floor(x + 1/2), in integers.
-        rounded = (2 * exact.numerator + exact.denominator) // (2 * exact.denominator)
+        num, den = rule._taker_ratio if is_taker else rule._maker_ratio
+        # Half up for a non-negative amount x = value * num / den: floor(x + 1/2), in integers.
+        rounded = (2 * value * num + den) // (2 * den)
         return max(rounded, rule.minimum[code])
 
 

@@ -31,7 +31,7 @@ import operator
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
 from fractions import Fraction
 from typing import NamedTuple, Union
 
@@ -69,6 +69,9 @@ MAX_INT64 = 2**63 - 1
 _MAX_SYMBOL_LEN = 16
 _MAX_ASSET_LEN = 12
 _NAME_RE = re.compile(r"^[A-Z0-9_]+$")
+
+# Decimal arithmetic that raises instead of rounding: wide enough for any int64 count of steps.
+_EXACT = Context(prec=100, traps=[Inexact, Rounded, InvalidOperation])
 
 
 class InstrumentError(ValueError):
@@ -377,14 +380,15 @@ class Instrument:
     def _on_grid(self, value: Decimal, step: Decimal, what: str, step_name: str) -> int:
         if value <= 0:
             raise InstrumentValueError(f"{self.symbol} {what} {value} is not positive")
-        ratio = Fraction(value) / Fraction(step)
-        if ratio.denominator != 1:
+        count = _grid_count(value, step)
+        if count is None:
             raise InstrumentValueError(
                 f"{self.symbol} {what} {value} is not a multiple of {step_name} {step}")
-        if ratio.numerator > MAX_INT64:
+        if count > MAX_INT64:
             raise InstrumentValueError(
-                f"{self.symbol} {what} {value} is {ratio.numerator} {step_name}s, beyond int64")
-        return ratio.numerator
+                f"{self.symbol} {what} {value} is more than {MAX_INT64} times {step_name} "
+                f"{step}: beyond int64")
+        return count
 
     # -- money ---------------------------------------------------------------------------------
 
@@ -428,11 +432,29 @@ class Instrument:
         return amount
 
 
+def _grid_count(value: Decimal, step: Decimal) -> int | None:
+    """``value / step`` if it is a whole number, else None; exact. Both positive and finite.
+
+    Magnitudes are compared first so that the integers below stay small whatever the exponents
+    (``Decimal('1E+999999')`` must not build a million-digit integer): a ratio under 1 is not
+    whole, and one over 10**21 is returned as a bound (callers refuse it as beyond int64).
+    """
+    spread = value.adjusted() - step.adjusted()
+    if spread < -1:
+        return None
+    if spread > 21:
+        return 10**21
+    num, den = value.as_integer_ratio()
+    step_num, step_den = step.as_integer_ratio()
+    count, rest = divmod(num * step_den, den * step_num)
+    return count if rest == 0 else None
+
+
 def _exact_product(n: int, step: Decimal) -> Decimal:
-    """``n * step`` as a Decimal built from its digits, so no context precision can round it."""
+    """``n * step``, computed in a context that raises rather than rounds. O(1)."""
     _, digits, exponent = step.as_tuple()
     coefficient = int("".join(map(str, digits)))
-    return Decimal((0, tuple(int(d) for d in str(n * coefficient)), exponent))
+    return Decimal(n * coefficient).scaleb(exponent, context=_EXACT)
 
 
 class InstrumentSet(Mapping[str, Instrument]):
