@@ -252,12 +252,16 @@ class Instrument:
     _quote_per_tick_lot: int = field(init=False, repr=False, compare=False)
     _base_per_lot: int = field(init=False, repr=False, compare=False)
     _ref_per_tick_lot: int = field(init=False, repr=False, compare=False)
+    _tick_parts: tuple[int, int] = field(init=False, repr=False, compare=False)
+    _lot_parts: tuple[int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._check_names()
         set_ = object.__setattr__  # frozen dataclass: derived fields are set once, here
         set_(self, "tick_size", self._grid_size(self.tick_size, "tick_size"))
         set_(self, "lot_size", self._grid_size(self.lot_size, "lot_size"))
+        set_(self, "_tick_parts", _parts(self.tick_size))
+        set_(self, "_lot_parts", _parts(self.lot_size))
         if self.settlement is None:
             set_(self, "settlement", NET if self.kind.is_fx else GROSS)
         self._check_kind()
@@ -353,7 +357,7 @@ class Instrument:
     def from_ticks(self, ticks: int) -> Decimal:
         """``ticks`` (a positive integer) as a Decimal price, exact (inverse of to_ticks). O(1)."""
         n = _positive_int(ticks, f"{self.symbol} ticks")
-        return _exact_product(n, self.tick_size)
+        return _exact_product(n, self._tick_parts)
 
     def to_lots(self, qty: DecimalLike) -> int:
         """``qty`` in base units (USD, pieces) as a whole number of lots.
@@ -367,7 +371,7 @@ class Instrument:
     def from_lots(self, lots: int) -> Decimal:
         """``lots`` (a positive integer) as a Decimal quantity in base units, exact. O(1)."""
         n = _positive_int(lots, f"{self.symbol} lots")
-        return _exact_product(n, self.lot_size)
+        return _exact_product(n, self._lot_parts)
 
     def _decimal(self, value: DecimalLike, what: str) -> Decimal:
         try:
@@ -450,10 +454,15 @@ def _grid_count(value: Decimal, step: Decimal) -> int | None:
     return count if rest == 0 else None
 
 
-def _exact_product(n: int, step: Decimal) -> Decimal:
-    """``n * step``, computed in a context that raises rather than rounds. O(1)."""
+def _parts(step: Decimal) -> tuple[int, int]:
+    """(coefficient, exponent) with ``step == coefficient * 10**exponent``."""
     _, digits, exponent = step.as_tuple()
-    coefficient = int("".join(map(str, digits)))
+    return int("".join(map(str, digits))), int(exponent)
+
+
+def _exact_product(n: int, parts: tuple[int, int]) -> Decimal:
+    """``n * coefficient * 10**exponent``, in a context that raises rather than rounds. O(1)."""
+    coefficient, exponent = parts
     return Decimal(n * coefficient).scaleb(exponent, context=_EXACT)
 
 
