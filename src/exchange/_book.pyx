@@ -18,6 +18,7 @@ Every index used below is either a pool slot handed out by this module or a posi
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t, INT64_MIN
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memmove
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 
 cimport cython
 cimport numpy as cnp
@@ -207,7 +208,18 @@ cdef void* _grow(void* ptr, Py_ssize_t count, size_t size) except NULL:
 
 cdef inline int64_t _as_i64(object value, str field) except? -1:
     """Convert an integer (int, IntEnum, numpy integer) to int64, or raise ValueError naming the
-    field and value. Floats are refused, never truncated."""
+    field and value. Floats are refused, never truncated. Plain ints skip the try block, whose
+    exception-state bookkeeping would cost more than the conversion itself."""
+    cdef int overflow = 0
+    cdef long long converted
+    if PyLong_CheckExact(value):
+        converted = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if not overflow:
+            return converted
+    return _as_i64_slow(value, field)
+
+
+cdef int64_t _as_i64_slow(object value, str field) except? -1:
     try:
         if not isinstance(value, int):
             value = _index(value)
@@ -598,7 +610,10 @@ cdef class OrderBook:
             return 0
         if tif == FOK and not self._can_fill(<int>side, limit_key, qty, owner):
             return R_FOK_NOT_FILLED
-        executed = self._match(order_id, <int>side, limit_key, qty, owner, &stopped)
+        opp = &self._sides[1 - side]
+        executed = 0
+        if opp.n > 0 and opp.refs[opp.n - 1].key >= limit_key:   # most orders do not cross
+            executed = self._match(order_id, <int>side, limit_key, qty, owner, &stopped)
         if tif == GTC and executed < qty and not stopped:
             self._rest(order_id, <int>side, price, qty - executed, owner)
         return executed
