@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from exchange import calendar as calendar_module
 from exchange.calendar import Calendar, CalendarError, NonBusinessDayError
-from exchange.instruments import EUR, KZT, RUB, USD, Asset, Kind, default_instruments
+from exchange.instruments import EUR, KZT, RUB, USD, Asset, default_instruments
 
 D = dt.date
 INSTRUMENTS = default_instruments()

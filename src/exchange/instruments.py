@@ -159,7 +159,7 @@ class Asset:
 
     @property
     def minor_unit(self) -> Decimal:
-        """The value of one minor unit, e.g. ``Decimal('0.01')`` for KZT, ``Decimal('1')`` for a share."""
+        """One minor unit: ``Decimal("0.01")`` for KZT, ``Decimal("1")`` for a share."""
         return Decimal(1).scaleb(-self.decimals)
 
     def to_minor(self, amount: DecimalLike) -> int:
@@ -179,7 +179,7 @@ class Asset:
         """``minor`` minor units as a Decimal in whole units, exact. O(1)."""
         if isinstance(minor, bool):
             raise TypeError(f"{self.code} minor units: expected an integer, got bool")
-        return Decimal(operator.index(minor)).scaleb(-self.decimals)
+        return Decimal(operator.index(minor)).scaleb(-self.decimals, context=_EXACT)
 
 
 KZT = Asset("KZT", 2, "KZ")
