@@ -1,0 +1,300 @@
+"""The ledger: accounts, banks, the pre-trade interface, persistence and corrupt files."""
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exchange.clearing.ledger import (
+    CLEARING_HOUSE,
+    DEFAULT_SETTLEMENT_BANKS,
+    EXCHANGE_FEES,
+    SECURITIES_DEPOSITORY,
+    InsufficientFunds,
+    Ledger,
+    LedgerCorrupt,
+    RunRecord,
+    ConservationError,
+)
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    led = Ledger()
+    for member in (1, 2):
+        for asset in ("KZT", "USD"):
+            led.open_account(member, asset)
+    led.deposit(1, "KZT", 1_000)
+    return led
+
+
+def state(led: Ledger) -> tuple:
+    return led.accounts(), len(led.journal()), len(led.runs())
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def test_open_account_is_idempotent_and_opens_ccp_and_fee_accounts(ledger):
+    before = state(ledger)
+    ledger.open_account(1, "KZT")
+    assert state(ledger) == before
+    assert ledger.members() == [1, 2] and ledger.assets() == ["KZT", "USD"]
+    assert ledger.has_account(CLEARING_HOUSE, "USD") and ledger.has_account(EXCHANGE_FEES, "USD")
+    assert ledger.balance(CLEARING_HOUSE, "KZT") == 0
+
+
+@pytest.mark.parametrize("member, asset, exc", [(-1, "KZT", ValueError), (True, "KZT", TypeError),
+                                                (1.5, "KZT", TypeError), (1, "", ValueError),
+                                                (1, "X" * 13, ValueError), (1, 5, ValueError)])
+def test_open_account_rejects_bad_ids(ledger, member, asset, exc):
+    before = state(ledger)
+    with pytest.raises(exc):
+        ledger.open_account(member, asset)
+    assert state(ledger) == before
+
+
+def test_settlement_banks_defaults_and_overrides(tmp_path):
+    led = Ledger(tmp_path / "l.sqlite", settlement_banks={"USD": "Citibank N.A., New York"})
+    for asset in ("KZT", "USD", "EUR", "HSBK"):
+        led.open_account(1, asset)
+    banks = led.settlement_banks()
+    assert banks["KZT"] == DEFAULT_SETTLEMENT_BANKS["KZT"] == "National Bank of Kazakhstan"
+    assert banks["USD"] == "Citibank N.A., New York"
+    assert banks["EUR"] == DEFAULT_SETTLEMENT_BANKS["EUR"]
+    assert banks["HSBK"] == SECURITIES_DEPOSITORY
+    led.close()
+    reopened = Ledger(tmp_path / "l.sqlite")  # recorded in the file, not just in memory
+    assert reopened.settlement_banks() == banks
+
+
+# --------------------------------------------------------------------------- pre-trade interface
+
+
+def test_reserve_release_commit_cycle(ledger):
+    ledger.reserve(1, "KZT", 600)
+    assert (ledger.balance(1, "KZT"), ledger.reserved(1, "KZT"), ledger.available(1, "KZT")) == (1_000, 600, 400)
+    ledger.commit(1, "KZT", 250, "2024-03-01")
+    assert ledger.reserved(1, "KZT") == 350 and ledger.committed(1, "KZT") == 250
+    assert ledger.committed(1, "KZT", "2024-03-01") == 250 and ledger.committed(1, "KZT", "2024-03-02") == 0
+    assert ledger.available(1, "KZT") == 1_000 - 350 - 250
+    ledger.release(1, "KZT", 350)
+    assert ledger.reserved(1, "KZT") == 0 and ledger.available(1, "KZT") == 750
+
+
+def test_insufficient_funds_names_everything(ledger):
+    ledger.reserve(1, "KZT", 900)
+    with pytest.raises(InsufficientFunds) as info:
+        ledger.reserve(1, "KZT", 101)
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert (err.member, err.asset, err.needed, err.available) == (1, "KZT", 101, 100)
+    assert "member 1" in str(err) and "'KZT'" in str(err) and "101" in str(err) and "100" in str(err)
+    assert ledger.reserved(1, "KZT") == 900
+
+
+def test_release_and_commit_more_than_reserved_raise(ledger):
+    ledger.reserve(1, "KZT", 100)
+    with pytest.raises(ValueError, match="exceeds reserved 100"):
+        ledger.release(1, "KZT", 101)
+    with pytest.raises(ValueError, match="exceeds reserved 100"):
+        ledger.commit(1, "KZT", 101, "2024-03-01")
+    assert ledger.reserved(1, "KZT") == 100 and ledger.committed(1, "KZT") == 0
+
+
+@pytest.mark.parametrize("amount, exc", [(0, ValueError), (-5, ValueError), (1.0, TypeError), (True, TypeError),
+                                         ("10", TypeError)])
+def test_bad_amounts_change_nothing(ledger, amount, exc):
+    before = state(ledger)
+    for call in (lambda: ledger.reserve(1, "KZT", amount), lambda: ledger.deposit(1, "KZT", amount),
+                 lambda: ledger.release(1, "KZT", amount)):
+        with pytest.raises(exc, match="amount"):
+            call()
+    assert state(ledger) == before and ledger.reserved(1, "KZT") == 0
+
+
+def test_unknown_account_is_a_key_error(ledger):
+    with pytest.raises(KeyError, match="member 3"):
+        ledger.reserve(3, "KZT", 1)
+    with pytest.raises(KeyError):
+        ledger.balance(1, "EUR")
+    with pytest.raises(ValueError, match="reserved"):
+        ledger.reserve(CLEARING_HOUSE, "KZT", 1)
+
+
+def test_numpy_integers_are_accepted(ledger):
+    ledger.reserve(np.int64(1), "KZT", np.int64(5))
+    assert ledger.reserved(1, "KZT") == 5 and type(ledger.reserved(1, "KZT")) is int
+
+
+def test_withdraw_respects_available(ledger):
+    ledger.reserve(1, "KZT", 700)
+    with pytest.raises(InsufficientFunds):
+        ledger.withdraw(1, "KZT", 301)
+    ledger.withdraw(1, "KZT", 300)
+    assert ledger.balance(1, "KZT") == 700
+    ledger.verify()
+
+
+ops = st.lists(st.tuples(st.sampled_from(["reserve", "release", "commit"]), st.integers(1, 400),
+                         st.sampled_from(["2024-03-01", "2024-03-02"])), max_size=60)
+
+
+@settings(max_examples=200)
+@given(ops)
+def test_pre_trade_state_matches_a_model(operations):
+    led = Ledger()
+    led.open_account(1, "KZT")
+    led.deposit(1, "KZT", 1_000)
+    reserved, committed = 0, {"2024-03-01": 0, "2024-03-02": 0}
+    for op, amount, day in operations:
+        available = 1_000 - reserved - sum(committed.values())
+        if op == "reserve":
+            if amount > available:
+                with pytest.raises(InsufficientFunds):
+                    led.reserve(1, "KZT", amount)
+            else:
+                led.reserve(1, "KZT", amount)
+                reserved += amount
+        else:
+            call = led.release if op == "release" else (lambda m, a, x: led.commit(m, a, x, day))
+            if amount > reserved:
+                with pytest.raises(ValueError):
+                    call(1, "KZT", amount)
+            else:
+                call(1, "KZT", amount)
+                reserved -= amount
+                committed[day] += amount if op == "commit" else 0
+        assert led.reserved(1, "KZT") == reserved >= 0
+        assert led.committed(1, "KZT") == sum(committed.values())
+        assert all(led.committed(1, "KZT", d) == v for d, v in committed.items())
+        assert led.available(1, "KZT") == 1_000 - reserved - sum(committed.values()) >= 0
+    assert led.balance(1, "KZT") == 1_000
+
+
+# --------------------------------------------------------------------------- persistence and audit
+
+
+def test_file_ledger_persists_balances_not_intraday_state(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as led:
+        led.open_account(7, "USD")
+        led.deposit(7, "USD", 123)
+        led.deposit(7, "USD", 7)
+        led.reserve(7, "USD", 100)
+    with Ledger(path) as led:
+        assert led.balance(7, "USD") == 130
+        assert led.reserved(7, "USD") == 0  # reservations are intraday, in memory only
+        assert [row[:3] for row in led.journal()] == [(7, "USD", 123), (7, "USD", 7)]
+        assert [r["run_id"] for r in led.runs()] == ["deposit:1", "deposit:2"]
+        led.verify()
+
+
+def test_verify_detects_tampering(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as led:
+        led.open_account(1, "KZT")
+        led.deposit(1, "KZT", 50)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE accounts SET balance = 51 WHERE member = 1")
+    with Ledger(path) as led:
+        with pytest.raises(ValueError, match="journal"):
+            led.verify()
+
+
+def test_post_run_rolls_back_a_non_conserving_run(ledger):
+    before = state(ledger)
+    bad = RunRecord(run_id="bad", kind="settlement", deltas={(1, "KZT"): -100},
+                    journal=[(1, "KZT", -100, None)])
+    with pytest.raises(ConservationError, match="asset totals"):
+        ledger.post_run(bad)
+    assert state(ledger) == before and not ledger.has_run("bad")
+    ledger.verify()
+
+
+def test_post_run_rolls_back_when_journal_and_movements_disagree(ledger):
+    before = state(ledger)
+    bad = RunRecord(run_id="bad", kind="settlement", deltas={(1, "KZT"): -100, (2, "KZT"): 100},
+                    journal=[(1, "KZT", -100, None)])
+    with pytest.raises(ConservationError, match="journal"):
+        ledger.post_run(bad)
+    assert state(ledger) == before
+
+
+def test_post_run_refuses_negative_member_balance(ledger):
+    before = state(ledger)
+    bad = RunRecord(run_id="bad", kind="settlement", deltas={(2, "KZT"): -1, (1, "KZT"): 1},
+                    journal=[(2, "KZT", -1, None), (1, "KZT", 1, None)])
+    with pytest.raises(ConservationError, match="member 2"):
+        ledger.post_run(bad)
+    assert state(ledger) == before
+
+
+# --------------------------------------------------------------------------- corrupt files
+
+
+def file_bytes(path) -> bytes:
+    return path.read_bytes()
+
+
+def test_random_bytes_file(tmp_path):
+    path = tmp_path / "junk.sqlite"
+    path.write_bytes(np.random.default_rng(0).bytes(8192))
+    before = file_bytes(path)
+    with pytest.raises(LedgerCorrupt, match="not a readable SQLite database"):
+        Ledger(path)
+    assert file_bytes(path) == before
+
+
+def test_sqlite_file_without_our_schema(tmp_path):
+    path = tmp_path / "other.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    before = file_bytes(path)
+    with pytest.raises(LedgerCorrupt, match="without the ledger schema"):
+        Ledger(path)
+    assert file_bytes(path) == before
+
+
+def test_wrong_schema_version(tmp_path):
+    path = tmp_path / "old.sqlite"
+    Ledger(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    before = file_bytes(path)
+    with pytest.raises(LedgerCorrupt, match="schema_version '99', expected 1"):
+        Ledger(path)
+    assert file_bytes(path) == before
+
+
+def test_missing_table(tmp_path):
+    path = tmp_path / "cut.sqlite"
+    Ledger(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE journal")
+    with pytest.raises(LedgerCorrupt, match="journal"):
+        Ledger(path)
+
+
+def test_truncated_file(tmp_path):
+    path = tmp_path / "trunc.sqlite"
+    with Ledger(path) as led:
+        for m in range(200):
+            led.open_account(m, "KZT")
+    data = file_bytes(path)
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(LedgerCorrupt):
+        led = Ledger(path)
+        led.verify()  # pragma: no cover - the open must already fail
+
+
+def test_empty_file_becomes_a_new_ledger(tmp_path):
+    path = tmp_path / "empty.sqlite"
+    path.touch()
+    with Ledger(path) as led:
+        assert led.members() == []
+    with Ledger(path) as led:  # and reopens as a ledger
+        led.verify()

@@ -1,0 +1,312 @@
+"""Netting: per-member obligations against the CCP, checked against a per-trade reference."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import exchange.clearing.netting as netting
+from exchange.clearing import EXCHANGE_FEES, Obligations, TradeValidationError, net, trades_to_arrow
+from exchange.clearing.synthetic import random_trades, random_trades_arrow
+from exchange.records import GROSS, NET, TRADE_RECORD_DTYPE, empty_trades
+
+D1, D2, D3 = np.datetime64("2024-03-01"), np.datetime64("2024-03-04"), np.datetime64("2024-03-05")
+
+
+def make_trades(rows: list[dict]) -> np.ndarray:
+    """Trade records from dicts; unspecified fields get harmless defaults."""
+    out = empty_trades(len(rows))
+    for i, row in enumerate(rows):
+        defaults = dict(trade_id=i + 1, qty=1, base_asset="USD", quote_asset="KZT", settle_date=D1, settlement=NET)
+        for key, value in {**defaults, **row}.items():
+            out[key][i] = value
+    return out
+
+
+def reference(trades: np.ndarray) -> tuple[dict, list]:
+    """Per-trade Python loop: {(member, asset, date): amount} for NET, GROSS instruction tuples."""
+    net_sum: dict = defaultdict(int)
+    gross = []
+    for t in trades.tolist():
+        r = dict(zip(TRADE_RECORD_DTYPE.names, t))
+        b, s, base, quote = r["buyer"], r["seller"], r["base_asset"], r["quote_asset"]
+        day, far = np.datetime64(r["settle_date"], "D"), r["far_settle_date"]
+        if r["settlement"] == NET:
+            net_sum[(b, base, day)] += r["base_amount"]
+            net_sum[(s, base, day)] -= r["base_amount"]
+            net_sum[(b, quote, day)] -= r["quote_amount"] + r["fee_buyer"]
+            net_sum[(s, quote, day)] += r["quote_amount"] - r["fee_seller"]
+            net_sum[(EXCHANGE_FEES, quote, day)] += r["fee_buyer"] + r["fee_seller"]
+            if far is not None:
+                far = np.datetime64(far, "D")
+                net_sum[(b, base, far)] -= r["far_base_amount"]
+                net_sum[(s, base, far)] += r["far_base_amount"]
+                net_sum[(b, quote, far)] += r["far_quote_amount"]
+                net_sum[(s, quote, far)] -= r["far_quote_amount"]
+        else:
+            gross.append((r["trade_id"], 0, day, b, s, base, r["base_amount"], quote,
+                          r["quote_amount"] + r["fee_buyer"], r["quote_amount"] - r["fee_seller"],
+                          r["fee_buyer"] + r["fee_seller"]))
+            if far is not None:
+                gross.append((r["trade_id"], 1, np.datetime64(far, "D"), s, b, base, r["far_base_amount"], quote,
+                              r["far_quote_amount"], r["far_quote_amount"], 0))
+    return {k: v for k, v in net_sum.items() if v}, gross
+
+
+def as_dict(obligations: Obligations) -> dict:
+    return {(int(m), str(a), np.datetime64(d, "D")): int(x) for m, a, d, x in obligations.net.tolist()}
+
+
+def gross_tuples(obligations: Obligations) -> list:
+    return [(t, l, np.datetime64(d, "D"), *rest) for t, l, d, *rest in obligations.gross.tolist()]
+
+
+# --------------------------------------------------------------------------- worked example
+
+
+def test_worked_example_by_hand():
+    trades = make_trades([
+        dict(buyer=1, seller=2, base_amount=100, quote_amount=50_000, fee_buyer=10, fee_seller=5),
+        dict(buyer=2, seller=3, base_amount=200, quote_amount=100_000, fee_buyer=20, fee_seller=20,
+             far_settle_date=D2, far_base_amount=200, far_quote_amount=100_100),
+    ])
+    got = as_dict(net(trades))
+    assert got == {
+        (1, "USD", D1): 100, (1, "KZT", D1): -50_010,
+        (2, "USD", D1): -100 + 200, (2, "KZT", D1): 50_000 - 5 - 100_020,
+        (3, "USD", D1): -200, (3, "KZT", D1): 100_000 - 20,
+        (EXCHANGE_FEES, "KZT", D1): 10 + 5 + 20 + 20,
+        # the swap's far leg runs the other way on its own date, without fees
+        (2, "USD", D2): -200, (2, "KZT", D2): 100_100,
+        (3, "USD", D2): 200, (3, "KZT", D2): -100_100,
+    }
+
+
+def test_gross_deal_kept_deal_by_deal():
+    trades = make_trades([
+        dict(buyer=4, seller=5, base_asset="HSBK", base_amount=10, quote_amount=2_500, fee_buyer=3, fee_seller=2,
+             settlement=GROSS),
+        dict(buyer=5, seller=4, base_asset="HSBK", base_amount=10, quote_amount=2_600, settlement=GROSS),
+    ])
+    o = net(trades)
+    assert len(o.net) == 0  # GROSS deals are never netted
+    assert gross_tuples(o) == [
+        (1, 0, D1, 4, 5, "HSBK", 10, "KZT", 2_503, 2_498, 5),
+        (2, 0, D1, 5, 4, "HSBK", 10, "KZT", 2_600, 2_600, 0),
+    ]
+
+
+def test_gross_repo_far_leg_reverses_roles():
+    trades = make_trades([dict(buyer=1, seller=2, base_asset="KZTO", base_amount=7, quote_amount=700,
+                               fee_buyer=1, settlement=GROSS, far_settle_date=D3, far_base_amount=7,
+                               far_quote_amount=710)])
+    assert gross_tuples(net(trades)) == [
+        (1, 0, D1, 1, 2, "KZTO", 7, "KZT", 701, 700, 1),
+        (1, 1, D3, 2, 1, "KZTO", 7, "KZT", 710, 710, 0),
+    ]
+
+
+def test_zero_net_positions_are_not_listed():
+    trades = make_trades([
+        dict(buyer=1, seller=2, base_amount=100, quote_amount=1_000),
+        dict(buyer=2, seller=1, base_amount=100, quote_amount=1_000),
+    ])
+    assert len(net(trades).net) == 0
+
+
+def test_empty_input_gives_empty_obligations():
+    o = net(empty_trades(0))
+    assert len(o) == 0 and o.net.dtype == netting.OBLIGATION_DTYPE and o.gross.dtype == netting.GROSS_DTYPE
+
+
+# --------------------------------------------------------------------------- properties
+
+members = st.integers(0, 6)
+amounts = st.integers(0, 10**12)
+
+
+@st.composite
+def trade_sets(draw, max_size: int = 40) -> np.ndarray:
+    n = draw(st.integers(0, max_size))
+    rows = []
+    for i in range(n):
+        base, quote = draw(st.sampled_from([("USD", "KZT"), ("EUR", "KZT"), ("EUR", "USD"), ("HSBK", "KZT")]))
+        buyer, seller = draw(members), draw(members)
+        day = D1 + draw(st.integers(0, 3))
+        row = dict(trade_id=100 + i, buyer=buyer, seller=seller, base_asset=base, quote_asset=quote,
+                   settle_date=day, base_amount=draw(amounts), quote_amount=draw(amounts),
+                   fee_buyer=draw(st.integers(0, 10**6)), fee_seller=draw(st.integers(0, 10**6)),
+                   settlement=draw(st.sampled_from([NET, NET, GROSS])), qty=draw(st.integers(1, 100)))
+        if draw(st.booleans()):
+            row.update(far_settle_date=day + draw(st.integers(0, 5)), far_base_amount=draw(amounts),
+                       far_quote_amount=draw(amounts))
+        rows.append(row)
+    return make_trades(rows)
+
+
+@settings(max_examples=150)
+@given(trade_sets())
+def test_matches_per_trade_reference(trades):
+    o = net(trades)
+    expected_net, expected_gross = reference(trades)
+    assert as_dict(o) == expected_net
+    key = lambda g: (g[2], g[0], g[1])  # noqa: E731 - (date, trade_id, leg); ids ascend with rows here
+    assert gross_tuples(o) == sorted(expected_gross, key=key)
+
+
+@settings(max_examples=150)
+@given(trade_sets())
+def test_every_asset_and_date_nets_to_zero(trades):
+    o = net(trades)
+    sums: dict = defaultdict(int)
+    for _, asset, day, amount in o.net.tolist():
+        sums[(asset, day)] += amount
+    assert all(v == 0 for v in sums.values())
+    assert (o.imbalance()["amount"] == 0).all()
+    # the GROSS fee is exactly what the receiver pays beyond what the deliverer gets
+    assert (o.gross["pay_amount"] - o.gross["proceeds"] == o.gross["fee"]).all()
+
+
+@settings(max_examples=60)
+@given(trade_sets())
+def test_arrow_input_gives_the_same_obligations(trades):
+    o = net(trades)
+    for table in (trades_to_arrow(trades), trades_to_arrow(trades, dictionary=False)):
+        other = net(table)
+        assert np.array_equal(o.net, other.net) and np.array_equal(o.gross, other.gross)
+
+
+def test_chunked_arrow_with_different_dictionaries():
+    trades = random_trades(3_000, members=7, days=2, seed=3)
+    table = pa.concat_tables([trades_to_arrow(trades[:1000]), trades_to_arrow(trades[1000:][::-1])])
+    assert table.column("base_asset").num_chunks == 2
+    assert np.array_equal(net(table).net, net(trades).net)
+
+
+def test_synthetic_numpy_and_arrow_generators_agree():
+    a, b = net(random_trades(5_000, days=3, seed=9)), net(random_trades_arrow(5_000, days=3, seed=9))
+    assert np.array_equal(a.net, b.net) and np.array_equal(a.gross, b.gross)
+    assert len(a.net) > 0 and len(a.gross) > 0
+
+
+def test_sparse_reduction_equals_dense_grid(monkeypatch):
+    trades = random_trades(20_000, members=30, days=4, seed=5)
+    dense = net(trades)
+    monkeypatch.setattr(netting, "_DENSE_LIMIT", 0)
+    monkeypatch.setattr(netting._Accumulator, "__init__", _sparse_init)
+    sparse = net(trades)
+    assert np.array_equal(dense.net, sparse.net)
+
+
+def _sparse_init(self, n_dates, n_assets, n_members, n_legs):
+    self.shape, self.dense, self.grid, self.keys, self.amounts = (n_dates, n_assets, n_members), False, None, [], []
+
+
+def test_huge_member_ids_and_far_apart_dates():
+    trades = make_trades([
+        dict(buyer=2**40, seller=7, base_amount=5, quote_amount=9, settle_date="2024-01-01"),
+        dict(buyer=7, seller=2**40 + 1, base_amount=5, quote_amount=9, settle_date="9000-01-01"),
+    ])
+    assert as_dict(net(trades)) == reference(trades)[0]
+
+
+def test_long_and_non_latin_asset_names():
+    trades = make_trades([dict(buyer=1, seller=2, base_asset="ТЕНГЕ_ОБЛИГ", quote_asset="ABCDEFGHIJKL",
+                               base_amount=3, quote_amount=4)])
+    assert as_dict(net(trades)) == reference(trades)[0]
+
+
+def test_for_date_and_dates():
+    trades = random_trades(2_000, days=3, seed=2)
+    o = net(trades)
+    days = o.dates()
+    assert list(days) == sorted(set(o.net["date"].tolist()) | set(o.gross["date"].tolist()))
+    parts = [o.for_date(d) for d in days]
+    assert sum(len(p.net) for p in parts) == len(o.net)
+    assert all((p.net["date"] == d).all() and (p.gross["date"] == d).all() for p, d in zip(parts, days))
+
+
+def test_to_arrow_and_pandas():
+    o = net(random_trades(500, seed=1))
+    table = o.to_arrow()
+    assert table.column_names == ["member", "asset", "date", "amount"]
+    assert table.num_rows == len(o.net) and table.column("amount").to_pylist() == o.net["amount"].tolist()
+    frame = o.to_pandas()
+    assert frame["amount"].sum() == 0
+    assert o.gross_to_pandas().shape[0] == len(o.gross)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def one_trade(**overrides) -> np.ndarray:
+    return make_trades([{**dict(buyer=1, seller=2, base_amount=10, quote_amount=20), **overrides}])
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        (dict(qty=-1), "qty"),
+        (dict(qty=0), "qty"),
+        (dict(base_amount=-10), "base_amount"),
+        (dict(quote_amount=-1), "quote_amount"),
+        (dict(fee_buyer=-1), "fee_buyer"),
+        (dict(far_settle_date=D2, far_base_amount=-3), "far_base_amount"),
+        (dict(buyer=-1), "buyer"),
+        (dict(settlement=2), "settlement"),
+        (dict(settle_date=np.datetime64("NaT")), "settle_date"),
+        (dict(far_base_amount=5), "far_settle_date"),
+        (dict(far_settle_date="2024-02-01", far_base_amount=5), "far_settle_date"),
+        (dict(quote_asset="USD"), "quote_asset"),
+        (dict(base_asset=""), "base_asset"),
+    ],
+)
+def test_bad_values_name_the_field_and_trade(overrides, field):
+    trades = one_trade(trade_id=77, **overrides)
+    with pytest.raises(TradeValidationError, match=field) as info:
+        net(trades)
+    assert "trade_id 77" in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_unknown_member_and_asset_against_registry():
+    trades = one_trade()
+    with pytest.raises(TradeValidationError, match="seller: 2 is not a known member"):
+        net(trades, members=[1, 3], assets=["USD", "KZT"])
+    with pytest.raises(TradeValidationError, match="quote_asset: 'KZT' is not a known asset"):
+        net(trades, members=[1, 2], assets=["USD"])
+    assert len(net(trades, members=[1, 2], assets=["USD", "KZT"]).net) == 4
+
+
+@pytest.mark.parametrize(
+    "trades, message",
+    [
+        (np.zeros(3, np.int64), "structured array"),
+        (np.zeros(3, [("buyer", "i8")]), "missing fields"),
+        (np.zeros(3, [(n, "f8" if n == "base_amount" else TRADE_RECORD_DTYPE[n]) for n in TRADE_RECORD_DTYPE.names]),
+         "base_amount: expected an integer dtype"),
+        ([1, 2, 3], "expected a numpy array"),
+        (pa.table({"buyer": [1]}), "missing columns"),
+    ],
+)
+def test_bad_containers_and_dtypes(trades, message):
+    with pytest.raises(TradeValidationError, match=message):
+        net(trades)
+
+
+def test_arrow_nulls_rejected():
+    table = trades_to_arrow(one_trade())
+    i = table.column_names.index("quote_amount")
+    table = table.set_column(i, "quote_amount", pa.array([None], pa.int64()))
+    with pytest.raises(TradeValidationError, match="quote_amount: 1 null"):
+        net(table)
+
+
+def test_overflowing_totals_rejected():
+    trades = make_trades([dict(buyer=1, seller=2, base_amount=2**62, quote_amount=1)] * 2)
+    with pytest.raises(TradeValidationError, match="base_amount: total .* overflow"):
+        net(trades)

@@ -1,0 +1,393 @@
+"""Settlement: DVP, failures and rolls, conservation, idempotent runs, reports."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exchange.clearing import (
+    CLEARING_HOUSE,
+    EXCHANGE_FEES,
+    Ledger,
+    RunConflict,
+    TradeValidationError,
+    net,
+    settle,
+)
+from exchange.clearing.reports import asset_totals, member_statement, summary
+from exchange.records import GROSS, NET, empty_trades
+
+D1, D2, D3 = np.datetime64("2024-03-01"), np.datetime64("2024-03-04"), np.datetime64("2024-03-05")
+ASSETS = ("KZT", "USD", "HSBK")
+
+
+def next_day(day):
+    return day + 1
+
+
+def make_trades(rows: list[dict]) -> np.ndarray:
+    out = empty_trades(len(rows))
+    for i, row in enumerate(rows):
+        defaults = dict(trade_id=i + 1, qty=1, base_asset="USD", quote_asset="KZT", settle_date=D1, settlement=NET)
+        for key, value in {**defaults, **row}.items():
+            out[key][i] = value
+    return out
+
+
+def new_ledger(balances: dict, path=None) -> Ledger:
+    led = Ledger(path)
+    for member in (1, 2, 3, 4):
+        for asset in ASSETS:
+            led.open_account(member, asset)
+    for (member, asset), amount in balances.items():
+        if amount:
+            led.deposit(member, asset, amount)
+    return led
+
+
+def snapshot(led: Ledger) -> tuple:
+    return led.accounts(), led.journal(), [r["run_id"] for r in led.runs()]
+
+
+def totals(led: Ledger) -> dict:
+    out: dict = defaultdict(int)
+    for _, asset, balance in led.accounts():
+        out[asset] += balance
+    return dict(out)
+
+
+FX = [
+    dict(buyer=1, seller=2, base_amount=100, quote_amount=47_000, fee_buyer=5, fee_seller=5),
+    dict(buyer=3, seller=1, base_amount=40, quote_amount=18_800, fee_buyer=2, fee_seller=2),
+]
+
+
+# --------------------------------------------------------------------------- worked examples
+
+
+def test_everyone_settles_by_hand():
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100, (3, "KZT"): 20_000})
+    result = settle(led, D1, make_trades(FX), next_business_day=next_day)
+    assert result.status == "settled" and result.failed_members == [] and result.ccp_movements == {}
+    assert led.balance(1, "KZT") == 50_000 - 47_005 + 18_798
+    assert led.balance(1, "USD") == 100 - 40
+    assert led.balance(2, "KZT") == 47_000 - 5 and led.balance(2, "USD") == 0
+    assert led.balance(3, "KZT") == 20_000 - 18_802 and led.balance(3, "USD") == 40
+    assert led.balance(EXCHANGE_FEES, "KZT") == 14 and led.balance(CLEARING_HOUSE, "KZT") == 0
+    led.verify()
+
+
+def test_failed_member_moves_nothing_and_ccp_carries_its_exposure():
+    # member 3 has 10 KZT but owes 18,802: it fails; 1 and 2 settle in full against the CCP
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100, (3, "KZT"): 10})
+    before = totals(led)
+    result = settle(led, D1, make_trades(FX), next_business_day=next_day)
+    assert result.failed_members == [3]
+    assert (led.balance(3, "KZT"), led.balance(3, "USD")) == (10, 0)
+    assert not [row for row in led.journal(result.run_id) if row[0] == 3]
+    assert led.balance(1, "KZT") == 50_000 - 47_005 + 18_798 and led.balance(1, "USD") == 60
+    # the CCP paid member 3's KZT (and the fee in it) and kept the USD it would have delivered
+    assert result.ccp_movements == {"KZT": -18_802, "USD": 40}
+    assert led.balance(CLEARING_HOUSE, "KZT") == -18_802 and led.balance(CLEARING_HOUSE, "USD") == 40
+    assert totals(led) == before
+    short = result.shortfalls[result.shortfalls["member"] == 3]
+    assert short[["asset", "needed", "available"]].tolist() == [("KZT", 18_802, 10)]
+    failed = result.net[result.net["member"] == 3]
+    assert set(failed["status"]) == {"failed"} and set(failed["carried_to"]) == {D1 + 1}
+    led.verify()
+
+
+def test_rolled_obligations_settle_next_day_and_close_the_ccp_exposure():
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100, (3, "KZT"): 10})
+    settle(led, D1, make_trades(FX), roll_to=D2)
+    led.deposit(3, "KZT", 20_000)
+    result = settle(led, D2, roll_to=D3)  # nothing new traded: only the rolled obligations
+    assert result.status == "settled" and result.settled_members == [3]
+    assert result.ccp_movements == {"KZT": 18_802, "USD": -40}
+    assert led.balance(CLEARING_HOUSE, "KZT") == 0 and led.balance(CLEARING_HOUSE, "USD") == 0
+    assert led.balance(3, "KZT") == 20_010 - 18_802 and led.balance(3, "USD") == 40
+    assert settle(led, D3, roll_to=D3 + 1).status == "nothing_due"  # consumed, not carried twice
+    led.verify()
+
+
+def test_member_still_short_rolls_again():
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100})
+    settle(led, D1, make_trades(FX), roll_to=D2)
+    again = settle(led, D2, roll_to=D3)
+    assert again.failed_members == [3]
+    assert set(again.net[again.net["member"] == 3]["carried_to"]) == {D3}
+    assert again.ccp_movements == {}  # nothing moved: the exposure stays as it was
+    assert led.balance(CLEARING_HOUSE, "KZT") == -18_802
+
+
+def test_cancel_policy_reports_and_keeps_nothing():
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100})
+    result = settle(led, D1, make_trades(FX), on_fail="cancel")
+    assert result.failed_members == [3] and result.policy == "cancel"
+    assert np.isnat(result.net[result.net["member"] == 3]["carried_to"]).all()
+    assert settle(led, D1 + 1, on_fail="cancel").status == "nothing_due"
+
+
+def test_dvp_member_receiving_one_asset_cannot_use_it_to_pay():
+    # member 2 sells 100 USD it does not have: it fails as a whole, also for the KZT it would get
+    led = new_ledger({(1, "KZT"): 47_005})
+    result = settle(led, D1, make_trades(FX[:1]), roll_to=D2)
+    assert result.failed_members == [2]
+    assert led.balance(2, "KZT") == 0 and led.balance(1, "USD") == 100 and led.balance(1, "KZT") == 0
+
+
+def test_swap_far_leg_settles_on_its_own_date():
+    swap = make_trades([dict(buyer=1, seller=2, base_amount=100, quote_amount=47_000, far_settle_date=D2,
+                             far_base_amount=100, far_quote_amount=47_100)])
+    led = new_ledger({(1, "KZT"): 47_000, (2, "USD"): 100, (2, "KZT"): 100})
+    settle(led, D1, swap, roll_to=D2)
+    assert (led.balance(1, "USD"), led.balance(2, "KZT")) == (100, 47_100)
+    settle(led, D2, swap, roll_to=D3)
+    assert (led.balance(1, "USD"), led.balance(1, "KZT")) == (0, 47_100)
+    assert (led.balance(2, "USD"), led.balance(2, "KZT")) == (100, 0)
+
+
+# --------------------------------------------------------------------------- GROSS
+
+
+SHARES = [
+    dict(trade_id=10, buyer=1, seller=2, base_asset="HSBK", base_amount=5, quote_amount=1_000, fee_buyer=1,
+         fee_seller=1, settlement=GROSS),
+    dict(trade_id=11, buyer=3, seller=1, base_asset="HSBK", base_amount=5, quote_amount=1_100, settlement=GROSS),
+    dict(trade_id=12, buyer=4, seller=2, base_asset="HSBK", base_amount=50, quote_amount=9_000, settlement=GROSS),
+]
+
+
+def test_gross_deals_settle_one_by_one_in_record_order():
+    # deal 10 delivers to 1 the shares it resells in deal 11; deal 12 fails (2 lacks shares)
+    led = new_ledger({(1, "KZT"): 1_001, (2, "HSBK"): 5, (3, "KZT"): 1_100, (4, "KZT"): 9_000})
+    result = settle(led, D1, make_trades(SHARES), roll_to=D2)
+    status = dict(zip(result.gross["trade_id"].tolist(), result.gross["status"].tolist()))
+    assert status == {10: "settled", 11: "settled", 12: "failed"}
+    assert led.balance(3, "HSBK") == 5 and led.balance(1, "KZT") == 1_100 and led.balance(2, "KZT") == 999
+    assert led.balance(4, "KZT") == 9_000 and led.balance(EXCHANGE_FEES, "KZT") == 2
+    assert led.balance(CLEARING_HOUSE, "HSBK") == 0  # GROSS deals never touch the CCP
+    assert result.shortfalls[result.shortfalls["trade_id"] == 12][["member", "asset", "needed", "available"]].tolist() \
+        == [(2, "HSBK", 50, 0)]
+    led.deposit(2, "HSBK", 50)
+    assert settle(led, D2, roll_to=D3).gross["status"].tolist() == ["settled"]
+    assert led.balance(4, "HSBK") == 50
+
+
+def test_gross_in_reverse_order_fails_the_reseller():
+    trades = make_trades([SHARES[1], SHARES[0]])
+    led = new_ledger({(1, "KZT"): 1_001, (2, "HSBK"): 5, (3, "KZT"): 1_100})
+    result = settle(led, D1, trades, on_fail="cancel")
+    assert result.gross["status"].tolist() == ["failed", "settled"]
+
+
+def test_gross_self_trade_needs_only_the_fees():
+    trade = make_trades([dict(buyer=1, seller=1, base_asset="HSBK", base_amount=5, quote_amount=1_000,
+                              fee_buyer=3, fee_seller=2, settlement=GROSS)])
+    led = new_ledger({(1, "KZT"): 5})
+    assert settle(led, D1, trade, on_fail="cancel").gross["status"].tolist() == ["settled"]
+    assert led.balance(1, "KZT") == 0 and led.balance(EXCHANGE_FEES, "KZT") == 5
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def test_rerun_changes_nothing_and_returns_the_stored_result(tmp_path):
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100, (2, "HSBK"): 5, (1, "KZT"): 60_000},
+                     tmp_path / "l.sqlite")
+    trades = make_trades(FX + SHARES)
+    first = settle(led, D1, trades, roll_to=D2)
+    before = snapshot(led)
+    again = settle(led, D1, trades, roll_to=D2)
+    assert again.status == "already_settled" and snapshot(led) == before
+    for part in ("net", "gross", "shortfalls", "balances"):
+        assert getattr(first, part).tobytes() == getattr(again, part).tobytes(), part
+    led.close()
+    with Ledger(tmp_path / "l.sqlite") as reopened:  # also after a restart
+        assert settle(reopened, D1, trades, roll_to=D2).status == "already_settled"
+        assert snapshot(reopened) == before
+
+
+def test_same_run_id_with_other_obligations_conflicts():
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100, (3, "KZT"): 20_000})
+    settle(led, D1, make_trades(FX), roll_to=D2)
+    before = snapshot(led)
+    with pytest.raises(RunConflict, match="settle:2024-03-01"):
+        settle(led, D1, make_trades(FX[:1]), roll_to=D2)
+    assert snapshot(led) == before
+    assert settle(led, D1, make_trades(FX[:1]), roll_to=D2, run_id="late-trades").status == "settled"
+
+
+def test_nothing_due_is_an_explicit_empty_result_and_writes_nothing(tmp_path):
+    path = tmp_path / "l.sqlite"
+    led = new_ledger({(1, "KZT"): 5}, path)
+    before, data = snapshot(led), path.read_bytes()
+    result = settle(led, D2, make_trades(FX), roll_to=D3)  # the trades settle on D1, not D2
+    assert result.status == "nothing_due" and len(result.net) == len(result.gross) == 0
+    assert snapshot(led) == before and path.read_bytes() == data
+    assert "nothing was due" in summary(result)
+    # the run id stays free: the date can still be settled once trades arrive
+    assert not led.has_run(result.run_id)
+
+
+def test_precomputed_obligations_are_accepted_and_checked():
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100, (3, "KZT"): 20_000})
+    obligations = net(make_trades(FX))
+    assert settle(led, D1, obligations=obligations, roll_to=D2).status == "settled"
+    broken = type(obligations)(obligations.net.copy(), obligations.gross)
+    broken.net["amount"][0] += 1
+    with pytest.raises(TradeValidationError, match="does not net to zero"):
+        settle(led, D1, obligations=broken, roll_to=D2, run_id="x")
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, message",
+    [
+        (dict(trades=make_trades([dict(buyer=9, seller=1, base_amount=1, quote_amount=1)]), roll_to=D2), TradeValidationError,
+         "buyer: 9 is not a known member"),
+        (dict(trades=make_trades([dict(buyer=1, seller=2, base_asset="GBP", base_amount=1, quote_amount=1)]), roll_to=D2),
+         TradeValidationError, "base_asset: 'GBP' is not a known asset"),
+        (dict(trades=make_trades([dict(buyer=1, seller=2, qty=-3, base_amount=1, quote_amount=1)]), roll_to=D2),
+         TradeValidationError, "qty: -3 must be positive"),
+        (dict(trades=make_trades(FX), on_fail="retry"), ValueError, "on_fail"),
+        (dict(trades=make_trades(FX), on_fail="roll"), ValueError, "next_business_day"),
+        (dict(trades=make_trades(FX), roll_to=D1), ValueError, "roll_to"),
+        (dict(trades=make_trades(FX), roll_to=D2, obligations=net(make_trades(FX))), ValueError, "not both"),
+        (dict(trades=make_trades(FX), roll_to="not a date"), ValueError, "roll_to"),
+    ],
+)
+def test_bad_input_writes_nothing(tmp_path, kwargs, exc, message):
+    path = tmp_path / "l.sqlite"
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100}, path)
+    before, data = snapshot(led), path.read_bytes()
+    with pytest.raises(exc, match=message):
+        settle(led, D1, **kwargs)
+    assert snapshot(led) == before and path.read_bytes() == data
+
+
+def test_bad_date_is_rejected():
+    with pytest.raises(ValueError, match="date"):
+        settle(new_ledger({}), "yesterday", roll_to=D2)
+
+
+def test_commitments_cleared_on_settlement_and_rolled_on_failure():
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100, (3, "KZT"): 10})
+    led.reserve(1, "KZT", 47_005)
+    led.commit(1, "KZT", 47_005, D1)
+    led.reserve(3, "KZT", 10)
+    led.commit(3, "KZT", 10, D1)
+    settle(led, D1, make_trades(FX), roll_to=D2)
+    assert led.committed(1, "KZT") == 0  # settled: its commitment for the date is done with
+    # failed: what it still owes is committed on the day it rolled to
+    assert led.committed(3, "KZT", D1) == 0 and led.committed(3, "KZT", D2) == 18_802
+    assert led.available(3, "KZT") == 10 - 18_802
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@st.composite
+def scenarios(draw):
+    n = draw(st.integers(1, 25))
+    rows = []
+    for i in range(n):
+        gross = draw(st.booleans())
+        buyer, seller = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        quote = draw(st.integers(0, 2_000))
+        rows.append(dict(trade_id=i + 1, buyer=buyer, seller=seller, base_asset="HSBK" if gross else "USD",
+                         base_amount=draw(st.integers(0, 50)), quote_amount=quote,
+                         fee_buyer=draw(st.integers(0, 5)), fee_seller=draw(st.integers(0, 5)),
+                         settlement=GROSS if gross else NET, settle_date=D1 + draw(st.integers(0, 1))))
+    balances = {(m, a): draw(st.integers(0, 3_000 if a == "KZT" else 60)) for m in (1, 2, 3, 4) for a in ASSETS}
+    return make_trades(rows), balances
+
+
+def reference_gross(deals: np.ndarray, balances: dict) -> list[bool]:
+    """Plain sequential DVP: every deal in order, all or nothing."""
+    bal = dict(balances)
+    out = []
+    for d in deals.tolist():
+        _, _, _, rec, dlv, base, base_amt, quote, pay, proceeds, fee = d[:11]
+        moves: dict = defaultdict(int)
+        moves[(rec, base)] += base_amt
+        moves[(rec, quote)] -= pay
+        moves[(dlv, base)] -= base_amt
+        moves[(dlv, quote)] += proceeds
+        moves[(EXCHANGE_FEES, quote)] += fee
+        ok = all(bal.get(k, 0) + v >= 0 for k, v in moves.items() if k[0] >= 0 and v < 0)
+        if ok:
+            for k, v in moves.items():
+                bal[k] = bal.get(k, 0) + v
+        out.append(ok)
+    return out
+
+
+@settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_settlement_properties(scenario):
+    trades, balances = scenario
+    led = new_ledger(balances)
+    start = {(m, a): b for m, a, b in led.accounts()}
+    before_totals = totals(led)
+    result = settle(led, D1, trades, roll_to=D2)
+    if result.status == "nothing_due":
+        assert len(net(trades).for_date(D1)) == 0  # e.g. only zero-amount NET trades that day
+        assert snapshot(led) == snapshot(new_ledger(balances))
+        return
+    # conservation, and no member below zero
+    assert totals(led) == before_totals
+    assert all(b >= 0 for m, _, b in led.accounts() if m >= 0)
+    # GROSS outcome equals a plain sequential DVP loop
+    assert result.gross["status"].tolist() == [
+        "settled" if ok else "failed" for ok in reference_gross(result.gross, start)
+    ]
+    after_gross = dict(start)
+    for d in result.gross[result.gross["status"] == "settled"].tolist():
+        _, _, _, rec, dlv, base, base_amt, quote, pay, proceeds, fee = d[:11]
+        for key, v in (((rec, base), base_amt), ((rec, quote), -pay), ((dlv, base), -base_amt),
+                       ((dlv, quote), proceeds), ((EXCHANGE_FEES, quote), fee)):
+            after_gross[key] = after_gross.get(key, 0) + v
+    # NET: a member fails iff some net debit exceeds its balance after GROSS; failed ones move nothing
+    net_lines = result.net[result.net["kind"] == "net"]
+    for member in set(net_lines["member"].tolist()) - {EXCHANGE_FEES}:
+        mine = net_lines[net_lines["member"] == member]
+        short = any(x < 0 and after_gross.get((member, a), 0) < -x for a, x in zip(mine["asset"], mine["amount"]))
+        assert (member in result.failed_members) == short
+        for asset, amount in zip(mine["asset"].tolist(), mine["amount"].tolist()):
+            expected = after_gross.get((member, asset), 0) + (0 if short else amount)
+            assert led.balance(member, asset) == expected
+    # rerunning the date changes nothing
+    state = snapshot(led)
+    assert settle(led, D1, trades, roll_to=D2).status == "already_settled"
+    assert snapshot(led) == state
+    led.verify()
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def test_reports():
+    led = new_ledger({(1, "KZT"): 60_000, (2, "USD"): 100, (2, "HSBK"): 5})
+    trades = make_trades(FX + SHARES)
+    result = settle(led, D1, trades, roll_to=D2)
+    st_ = member_statement(result, 3, trades)
+    assert st_.trades.column("trade_id").to_pylist() == [2, 11]
+    assert st_.failed.num_rows == 2 + 2  # NET KZT and USD lines, both legs of deal 11
+    assert st_.settled.num_rows == 0
+    assert sorted(st_.shortfalls.column("asset").to_pylist()) == ["KZT", "KZT"]
+    frames = st_.to_pandas()
+    assert set(frames) == {"trades", "obligations", "settled", "failed", "shortfalls", "balances"}
+    assert "member 3" in st_.text()
+    table = asset_totals(result, led)
+    rows = {r["asset"]: r for r in table.to_pylist()}
+    assert rows["KZT"]["bank"] == "National Bank of Kazakhstan" and rows["HSBK"]["bank"] == "Central Securities Depository"
+    assert rows["HSBK"]["gross_settled"] == 1 and rows["HSBK"]["gross_failed"] == 2
+    # what members paid in minus what they got out is what the CCP fronted plus the fees
+    kzt = rows["KZT"]
+    assert kzt["paid_in"] - kzt["paid_out"] == kzt["ccp_movement"] + kzt["fees"]
+    text = summary(result, led)
+    assert "member 3 failed" in text and "rolled to 2024-03-04" in text and "CCP exposure: KZT" in text
+    assert result.to_pandas("gross").shape[0] == 3
