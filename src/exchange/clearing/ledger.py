@@ -330,6 +330,14 @@ class Ledger:
             return
         self._open_accounts([(member, asset)])
 
+    def open_accounts(self, keys: Iterable[tuple[int, str]]) -> None:
+        """Open many ``(member, asset)`` accounts in one transaction (idempotent)."""
+        keys = [(_member(m), _asset(a)) for m, a in keys]
+        bad = [m for m, _ in keys if m < 0]
+        if bad:
+            raise ValueError(f"member: {bad[0]} is reserved ({_RESERVED_IDS.get(bad[0], 'negative id')})")
+        self._open_accounts(keys)
+
     def _open_accounts(self, keys: Iterable[tuple[int, str]]) -> None:
         keys = set(keys)
         for asset in {a for _, a in keys}:
@@ -400,6 +408,31 @@ class Ledger:
             raise ValueError(f"member: {key[0]} is reserved; deposits are for members")
         return self._external(key, amount, "deposit")
 
+    def deposit_many(self, rows: Iterable[tuple[int, str, int]]) -> str:
+        """Deposit ``(member, asset, amount)`` rows as one run, one transaction; all or none."""
+        rows = [(*self._key(m, a), _amount(x)) for m, a, x in rows]
+        bad = [r for r in rows if r[0] < 0]
+        if bad:
+            raise ValueError(f"member: {bad[0][0]} is reserved; deposits are for members")
+        if not rows:
+            raise ValueError("rows: nothing to deposit")
+        with self._transaction() as conn:
+            run_id = self._new_run(conn, "deposit")
+            conn.executemany("INSERT INTO journal (run_id, member, asset, amount) VALUES (?, ?, ?, ?)",
+                             [(run_id, m, a, x) for m, a, x in rows])
+            conn.executemany("UPDATE accounts SET balance = balance + ? WHERE member = ? AND asset = ?",
+                             [(x, m, a) for m, a, x in rows])
+        for m, a, x in rows:
+            self._balances[(m, a)] += x
+        return run_id
+
+    @staticmethod
+    def _new_run(conn: sqlite3.Connection, kind: str) -> str:
+        seq = conn.execute("SELECT COUNT(*) FROM runs WHERE kind = ?", (kind,)).fetchone()[0]
+        run_id = f"{kind}:{seq + 1}"
+        conn.execute("INSERT INTO runs (run_id, kind, created_at) VALUES (?, ?, ?)", (run_id, kind, _now()))
+        return run_id
+
     def withdraw(self, member: int, asset: str, amount: int) -> str:
         """Pay out up to ``available``; raises InsufficientFunds otherwise. Returns its run id."""
         key = self._key(member, asset)
@@ -414,11 +447,7 @@ class Ledger:
     def _external(self, key: tuple[int, str], amount: int, kind: str) -> str:
         """Journal an external movement (the only kind that changes an asset's total)."""
         with self._transaction() as conn:
-            seq = conn.execute("SELECT COUNT(*) FROM runs WHERE kind = ?", (kind,)).fetchone()[0]
-            run_id = f"{kind}:{seq + 1}"
-            conn.execute(
-                "INSERT INTO runs (run_id, kind, created_at) VALUES (?, ?, ?)", (run_id, kind, _now())
-            )
+            run_id = self._new_run(conn, kind)
             conn.execute(
                 "INSERT INTO journal (run_id, member, asset, amount) VALUES (?, ?, ?, ?)", (run_id, *key, amount)
             )
