@@ -60,6 +60,8 @@ SECURITIES_DEPOSITORY = "Central Securities Depository"
 
 _RESERVED_IDS = {CLEARING_HOUSE: "CLEARING_HOUSE", EXCHANGE_FEES: "EXCHANGE_FEES"}
 
+# journal and run_gross have no run_id index (it doubled the cost of a run's inserts): a run's
+# rows are contiguous, and its row-id range is stored in runs.
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE accounts (
@@ -68,12 +70,11 @@ CREATE TABLE accounts (
 CREATE TABLE banks (asset TEXT PRIMARY KEY, bank TEXT NOT NULL);
 CREATE TABLE runs (
     run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, settle_date TEXT, digest TEXT,
-    created_at TEXT NOT NULL, summary TEXT);
+    created_at TEXT NOT NULL, summary TEXT,
+    journal_first INTEGER, journal_last INTEGER, gross_first INTEGER, gross_last INTEGER);
 CREATE TABLE journal (
     id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, member INTEGER NOT NULL, asset TEXT NOT NULL,
     amount INTEGER NOT NULL, trade_id INTEGER);
-CREATE INDEX journal_run ON journal (run_id);
-CREATE INDEX journal_account ON journal (member, asset);
 CREATE TABLE run_lines (
     run_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, member INTEGER NOT NULL,
     asset TEXT NOT NULL, amount INTEGER NOT NULL, carried_to TEXT);
@@ -83,7 +84,6 @@ CREATE TABLE run_gross (
     receiver INTEGER NOT NULL, deliverer INTEGER NOT NULL, base_asset TEXT NOT NULL,
     base_amount INTEGER NOT NULL, quote_asset TEXT NOT NULL, pay_amount INTEGER NOT NULL,
     proceeds INTEGER NOT NULL, fee INTEGER NOT NULL, status TEXT NOT NULL, carried_to TEXT);
-CREATE INDEX run_gross_run ON run_gross (run_id);
 CREATE TABLE run_shortfalls (
     run_id TEXT NOT NULL, trade_id INTEGER, leg INTEGER, member INTEGER NOT NULL,
     asset TEXT NOT NULL, needed INTEGER NOT NULL, available INTEGER NOT NULL);
@@ -234,8 +234,10 @@ class Ledger:
                 self._create(conn)
             else:
                 self._check_schema(conn)
-            conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
+            # Big runs write hundreds of thousands of rows in one transaction: keep the pages
+            # in memory until COMMIT instead of spilling the default 2 MB cache to the file.
+            conn.execute("PRAGMA cache_size = -262144")
         except BaseException:
             conn.close()
             raise
@@ -417,21 +419,30 @@ class Ledger:
         if not rows:
             raise ValueError("rows: nothing to deposit")
         with self._transaction() as conn:
-            run_id = self._new_run(conn, "deposit")
-            conn.executemany("INSERT INTO journal (run_id, member, asset, amount) VALUES (?, ?, ?, ?)",
-                             [(run_id, m, a, x) for m, a, x in rows])
+            run_id = self._new_run(conn, "deposit", rows)
             conn.executemany("UPDATE accounts SET balance = balance + ? WHERE member = ? AND asset = ?",
                              [(x, m, a) for m, a, x in rows])
         for m, a, x in rows:
             self._balances[(m, a)] += x
         return run_id
 
-    @staticmethod
-    def _new_run(conn: sqlite3.Connection, kind: str) -> str:
+    @classmethod
+    def _new_run(cls, conn: sqlite3.Connection, kind: str, rows: Sequence[tuple[int, str, int]]) -> str:
+        """Record an external run ``kind:N`` with its journal rows ``(member, asset, amount)``."""
         seq = conn.execute("SELECT COUNT(*) FROM runs WHERE kind = ?", (kind,)).fetchone()[0]
         run_id = f"{kind}:{seq + 1}"
-        conn.execute("INSERT INTO runs (run_id, kind, created_at) VALUES (?, ?, ?)", (run_id, kind, _now()))
+        first = cls._max_rowid(conn, "journal") + 1
+        conn.executemany("INSERT INTO journal (run_id, member, asset, amount) VALUES (?, ?, ?, ?)",
+                         [(run_id, m, a, x) for m, a, x in rows])
+        conn.execute(
+            "INSERT INTO runs (run_id, kind, created_at, journal_first, journal_last) VALUES (?, ?, ?, ?, ?)",
+            (run_id, kind, _now(), first, cls._max_rowid(conn, "journal")),
+        )
         return run_id
+
+    @staticmethod
+    def _max_rowid(conn: sqlite3.Connection, table: str) -> int:
+        return conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0]
 
     def withdraw(self, member: int, asset: str, amount: int) -> str:
         """Pay out up to ``available``; raises InsufficientFunds otherwise. Returns its run id."""
@@ -447,10 +458,7 @@ class Ledger:
     def _external(self, key: tuple[int, str], amount: int, kind: str) -> str:
         """Journal an external movement (the only kind that changes an asset's total)."""
         with self._transaction() as conn:
-            run_id = self._new_run(conn, kind)
-            conn.execute(
-                "INSERT INTO journal (run_id, member, asset, amount) VALUES (?, ?, ?, ?)", (run_id, *key, amount)
-            )
+            run_id = self._new_run(conn, kind, [(*key, amount)])
             conn.execute(
                 "UPDATE accounts SET balance = balance + ? WHERE member = ? AND asset = ?", (amount, *key)
             )
@@ -588,14 +596,16 @@ class Ledger:
             self._insert_accounts(conn, sorted(set(missing)), banks)
             self._apply_deltas(conn, deltas)
             self._hook("balances")
-            self._write_rows(conn, run)
+            ranges = self._write_rows(conn, run)
             self._hook("journal")
             self._check_after(conn, before)
-            self._check_journal(conn, run.run_id, deltas)
+            self._check_journal(conn, run.run_id, ranges[:2], deltas)
             balances = self._snapshot(conn, run.run_id, touched)
             conn.execute(
-                "INSERT INTO runs (run_id, kind, settle_date, digest, created_at, summary) VALUES (?, ?, ?, ?, ?, ?)",
-                (run.run_id, run.kind, run.settle_date, run.digest, _now(), json.dumps(run.summary, sort_keys=True)),
+                "INSERT INTO runs (run_id, kind, settle_date, digest, created_at, summary, journal_first, "
+                "journal_last, gross_first, gross_last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run.run_id, run.kind, run.settle_date, run.digest, _now(), json.dumps(run.summary, sort_keys=True),
+                 *ranges),
             )
             self._hook("commit")
         for key in set(missing):
@@ -611,17 +621,22 @@ class Ledger:
             [(d, m, a) for (m, a), d in deltas.items() if d],
         )
 
-    @staticmethod
-    def _write_rows(conn: sqlite3.Connection, run: RunRecord) -> None:
+    @classmethod
+    def _write_rows(cls, conn: sqlite3.Connection, run: RunRecord) -> tuple[int, int, int, int]:
+        """Insert the run's rows; return the row-id ranges of its journal and run_gross rows."""
         rid = run.run_id
+        journal_first = cls._max_rowid(conn, "journal") + 1
         conn.executemany(
             "INSERT INTO journal (run_id, member, asset, amount, trade_id) VALUES (?, ?, ?, ?, ?)",
             ((rid, m, a, x, t) for m, a, x, t in run.journal),
         )
+        journal_last = cls._max_rowid(conn, "journal")
         conn.executemany("INSERT INTO run_lines VALUES (?, ?, ?, ?, ?, ?, ?)", ((rid, *r) for r in run.lines))
+        gross_first = cls._max_rowid(conn, "run_gross") + 1
         conn.executemany(
             "INSERT INTO run_gross VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ((rid, *r) for r in run.gross)
         )
+        gross_last = cls._max_rowid(conn, "run_gross")
         conn.executemany("INSERT INTO run_shortfalls VALUES (?, ?, ?, ?, ?, ?, ?)", ((rid, *r) for r in run.shortfalls))
         conn.executemany(
             "INSERT INTO carried_net (due_date, member, asset, amount, origin_run) VALUES (?, ?, ?, ?, ?)",
@@ -634,14 +649,16 @@ class Ledger:
         )
         conn.executemany("UPDATE carried_net SET consumed_by = ? WHERE id = ?", ((rid, i) for i in run.consume_net))
         conn.executemany("UPDATE carried_gross SET consumed_by = ? WHERE id = ?", ((rid, i) for i in run.consume_gross))
+        return journal_first, journal_last, gross_first, gross_last
 
     @staticmethod
-    def _check_journal(conn: sqlite3.Connection, run_id: str, deltas: Mapping[tuple[int, str], int]) -> None:
+    def _check_journal(conn: sqlite3.Connection, run_id: str, id_range: tuple[int, int], deltas: Mapping[tuple[int, str], int]) -> None:
         """Raise ConservationError unless the run's journal sums equal its balance deltas."""
         sums = {
             (m, a): s
             for m, a, s in conn.execute(
-                "SELECT member, asset, SUM(amount) FROM journal WHERE run_id = ? GROUP BY member, asset", (run_id,)
+                "SELECT member, asset, SUM(amount) FROM journal WHERE id BETWEEN ? AND ? AND run_id = ? "
+                "GROUP BY member, asset", (*id_range, run_id),
             )
             if s
         }
@@ -664,13 +681,13 @@ class Ledger:
 
     @staticmethod
     def _snapshot(conn: sqlite3.Connection, run_id: str, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
-        balances = {}
-        for m, a in keys:
-            balances[(m, a)] = conn.execute(
-                "SELECT balance FROM accounts WHERE member = ? AND asset = ?", (m, a)
-            ).fetchone()[0]
+        """Store and return the balances of ``keys`` as they are inside the transaction."""
+        wanted = set(keys)
+        balances = {
+            (m, a): b for m, a, b in conn.execute("SELECT member, asset, balance FROM accounts") if (m, a) in wanted
+        }
         conn.executemany(
-            "INSERT INTO run_balances VALUES (?, ?, ?, ?)", ((run_id, m, a, b) for (m, a), b in balances.items())
+            "INSERT INTO run_balances VALUES (?, ?, ?, ?)", ((run_id, m, a, b) for (m, a), b in sorted(balances.items()))
         )
         return balances
 
@@ -679,7 +696,7 @@ class Ledger:
         q = self._conn.execute
         return {
             "lines": q("SELECT kind, status, member, asset, amount, carried_to FROM run_lines WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall(),
-            "gross": q("SELECT trade_id, leg, date, receiver, deliverer, base_asset, base_amount, quote_asset, pay_amount, proceeds, fee, status, carried_to FROM run_gross WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall(),
+            "gross": q("SELECT trade_id, leg, date, receiver, deliverer, base_asset, base_amount, quote_asset, pay_amount, proceeds, fee, status, carried_to FROM run_gross WHERE rowid BETWEEN ? AND ? AND run_id = ? ORDER BY rowid", (*self._range(run_id, "gross"), run_id)).fetchall(),
             "shortfalls": q("SELECT trade_id, leg, member, asset, needed, available FROM run_shortfalls WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall(),
             "balances": q("SELECT member, asset, balance FROM run_balances WHERE run_id = ? ORDER BY member, asset", (run_id,)).fetchall(),
         }
@@ -690,9 +707,17 @@ class Ledger:
             cur = self._conn.execute("SELECT member, asset, amount, run_id, trade_id FROM journal ORDER BY id")
         else:
             cur = self._conn.execute(
-                "SELECT member, asset, amount, run_id, trade_id FROM journal WHERE run_id = ? ORDER BY id", (run_id,)
+                "SELECT member, asset, amount, run_id, trade_id FROM journal WHERE id BETWEEN ? AND ? AND run_id = ? "
+                "ORDER BY id", (*self._range(run_id, "journal"), run_id),
             )
         return cur.fetchall()
+
+    def _range(self, run_id: str, table: str) -> tuple[int, int]:
+        """The row-id range of a run's rows in ``journal`` or ``run_gross`` ((0, -1) if none)."""
+        row = self._conn.execute(
+            f"SELECT {table}_first, {table}_last FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return (0, -1) if row is None or row[0] is None else (row[0], row[1])
 
     def verify(self) -> None:
         """Check the cache equals the database and every balance equals its journal sum."""
