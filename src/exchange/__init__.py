@@ -27,3 +27,42 @@ __all__ = [
     "TIF",
 ]
 __version__ = "0.1.0"
+
+# The exchange layer: sessions, members and pre-trade checks, trade capture, events, the facade.
+from .capture import FixingConfig, SessionStat  # noqa: E402
+from .events import (  # noqa: E402
+    CancelReject,
+    ExecType,
+    ExecutionReport,
+    NotOrderOwner,
+    OrderRejected,
+    OrdStatus,
+    RejectReason,
+    UnknownOrder,
+)
+from .exchange import BookView, DayEnd, Exchange, ExpiredOrder, OrderResult  # noqa: E402
+from .members import Member, Regime  # noqa: E402
+from .sessions import SessionError, SessionSchedule, SessionState  # noqa: E402
+
+__all__ += [
+    "BookView",
+    "CancelReject",
+    "DayEnd",
+    "Exchange",
+    "ExecType",
+    "ExecutionReport",
+    "ExpiredOrder",
+    "FixingConfig",
+    "Member",
+    "NotOrderOwner",
+    "OrdStatus",
+    "OrderRejected",
+    "OrderResult",
+    "Regime",
+    "RejectReason",
+    "SessionError",
+    "SessionSchedule",
+    "SessionStat",
+    "SessionState",
+    "UnknownOrder",
+]

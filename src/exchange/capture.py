@@ -1,0 +1,523 @@
+"""Trade capture: every fill becomes a trade record; market statistics and the official rate.
+
+Pipeline position: after the book. The exchange hands :meth:`TradeCapture.add` the array the
+book's ``drain_trades()`` returned for one order, with the :class:`Terms` of the instrument's
+session that day and the time. Nothing else runs per fill here: fills are kept as those small
+arrays ("chunks") and turned into ``records.TRADE_RECORD_DTYPE`` rows in one vectorised pass
+(:meth:`TradeCapture.flush`) when records are read, or every ``flush_every`` fills. The records
+live in one numpy buffer that grows by doubling (amortised O(1) per trade, no Python object per
+trade).
+
+Record fields, per fill (buyer and seller from the taker's side; a fill is at the maker's price):
+
+* ``base_amount = qty * base minor units per lot``; ``quote_amount = price_ticks * qty * quote
+  minor units per tick-lot`` (``Instrument.quote_amount``). A swap's near leg is at the reference
+  rate: ``quote_amount = ref_ticks * qty * (quote minor units per underlying tick-lot)`` and its
+  far leg at reference + points: ``far_quote_amount = quote_amount + price_ticks * qty * ...``,
+  ``far_base_amount = base_amount`` (``Instrument.swap_legs``).
+* Fees (``FeeSchedule``): the taker pays the taker rate, the maker the maker rate, on
+  ``quote_amount`` (for a swap the near leg, as ``fees`` prescribes), rounded half up and raised
+  to the minimum. :class:`FeeTerms` is that formula in integers, exactly ``FeeSchedule.fee``.
+* ``settle_date = calendar.settlement_date(trade_date, instrument)``; ``far_settle_date`` the
+  swap's far leg date, NaT otherwise; ``settlement`` the instrument's NET/GROSS method.
+
+Market data, computed from the records on demand: OHLC, volume, turnover and VWAP per trading
+date, session and instrument (:meth:`TradeCapture.session_stats`), and the spot fixing of a
+currency pair (:meth:`TradeCapture.fixing`) behind :class:`OfficialRates`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Any
+
+import numpy as np
+
+from exchange._book import TRADE_DTYPE
+from exchange.fees import FeeSchedule
+from exchange.instruments import MAX_INT64, Instrument, Kind
+from exchange.records import SESSION_NAMES, TRADE_RECORD_DTYPE, empty_trades
+
+__all__ = [
+    "FeeTerms",
+    "Terms",
+    "TradeCapture",
+    "SessionStat",
+    "FixingConfig",
+    "OfficialRates",
+    "pair_of",
+]
+
+_NAT = np.datetime64("NaT", "D")
+_EPOCH = _dt.date(1970, 1, 1)
+
+
+def pair_of(instrument: Instrument) -> str:
+    """The currency pair code of an instrument: ``"USDKZT"`` for USD/KZT."""
+    return instrument.base.code + instrument.quote.code
+
+
+def _days(day: _dt.date | None) -> np.datetime64:
+    return _NAT if day is None else np.datetime64(day, "D")
+
+
+# --------------------------------------------------------------------------- fees
+
+
+@dataclass(frozen=True, slots=True)
+class FeeTerms:
+    """One instrument's fee rule as integers: rate = num/den of the trade value, and a minimum.
+
+    ``fee(value, is_taker) == FeeSchedule.fee(instrument, value, is_taker)`` for every value
+    (tests check it); it exists so that the exchange can compute fees without the schedule's
+    per-call validation, and vectorised (:func:`fees_vector`).
+    """
+
+    taker_num: int
+    taker_den: int
+    maker_num: int
+    maker_den: int
+    minimum: int
+
+    @classmethod
+    def of(cls, schedule: FeeSchedule, instrument: Instrument) -> "FeeTerms":
+        """The terms of ``instrument`` under ``schedule``.
+
+        KeyError if the schedule has no rule or no minimum in the quote currency for it;
+        ValueError if a rate has so many digits that the integer formula could leave int64.
+        """
+        rule = schedule.rule(instrument)
+        code = instrument.quote.code
+        if code not in rule.minimum:
+            raise KeyError(f"fee rule for {instrument.kind.name} has no minimum in {code} "
+                           f"({instrument.symbol})")
+        tn, td = rule.taker_bp.as_integer_ratio()
+        mn, md = rule.maker_bp.as_integer_ratio()
+        terms = cls(tn, td * 10_000, mn, md * 10_000, int(rule.minimum[code]))
+        for n, d in ((terms.taker_num, terms.taker_den), (terms.maker_num, terms.maker_den)):
+            if 2 * d * n + d > MAX_INT64:
+                raise ValueError(f"{instrument.symbol}: fee rate {n}/{d} has too many digits "
+                                 f"for exact int64 fee arithmetic")
+        return terms
+
+    def fee(self, value: int, is_taker: bool) -> int:
+        """The fee on a trade of ``value`` quote minor units (value > 0). O(1)."""
+        if is_taker:
+            n, d = self.taker_num, self.taker_den
+        else:
+            n, d = self.maker_num, self.maker_den
+        return max((2 * value * n + d) // (2 * d), self.minimum)
+
+    @property
+    def worst_rate(self) -> tuple[int, int]:
+        """The higher of the taker and maker rates, as (num, den)."""
+        if self.taker_num * self.maker_den >= self.maker_num * self.taker_den:
+            return self.taker_num, self.taker_den
+        return self.maker_num, self.maker_den
+
+
+def fees_vector(value: np.ndarray, num: np.ndarray, den: np.ndarray,
+                minimum: np.ndarray) -> np.ndarray:
+    """Element-wise ``max(round_half_up(value * num / den), minimum)`` in exact int64.
+
+    Split as ``value = q * den + r`` so that no intermediate exceeds int64: ``q * num <= value``
+    (rates are at most 10 %) and ``2 * r * num + den < 2 * den * num + den``, which
+    :meth:`FeeTerms.of` checked fits. O(n).
+    """
+    q, r = np.divmod(value, den)
+    return np.maximum(q * num + (2 * r * num + den) // (2 * den), minimum)
+
+
+# --------------------------------------------------------------------------- terms
+
+
+_TERMS_DTYPE = np.dtype([
+    ("instr", "i4"), ("session", "i1"), ("trade_date", "M8[D]"), ("settle", "M8[D]"),
+    ("far", "M8[D]"), ("ref", "i8"), ("f", "i8"), ("bpl", "i8"), ("fref", "i8"),
+    ("tn", "i8"), ("td", "i8"), ("mn", "i8"), ("md", "i8"), ("minimum", "i8"),
+    ("tick_mul", "f8"), ("tick_div", "f8"), ("settlement", "i1"),
+])
+
+
+@dataclass(eq=False)
+class Terms:
+    """The economics of one instrument in one session of one trading date.
+
+    ``f``: quote minor units per tick per lot; ``bpl``: base minor units per lot; for a swap
+    ``ref`` (reference rate, ticks of the underlying) and ``fref`` (quote minor units per
+    underlying tick per lot). ``row`` indexes the capture's terms table. Amount methods take
+    Python ints and are exact.
+    """
+
+    instrument: Instrument
+    index: int
+    session: int
+    trade_date: _dt.date
+    settle: _dt.date
+    far: _dt.date | None
+    ref: int
+    fees: FeeTerms
+    row: int = -1
+    f: int = field(init=False)
+    bpl: int = field(init=False)
+    fref: int = field(init=False)
+    swap: bool = field(init=False)
+    quote_code: str = field(init=False)
+    base_code: str = field(init=False)
+    settle_day: np.datetime64 = field(init=False)  # settle as numpy day: cheap for the ledger
+
+    def __post_init__(self) -> None:
+        ins = self.instrument
+        self.f = ins.quote_amount(1, 1)
+        self.bpl = ins.base_amount(1)
+        self.swap = ins.kind is Kind.FX_SWAP
+        self.fref = ins.swap_legs(1, 1, 1).near_quote if self.swap else 0
+        self.quote_code, self.base_code = ins.quote.code, ins.base.code
+        self.settle_day = _days(self.settle)
+
+    def near_value(self, price_ticks: int, lots: int) -> int:
+        """What the buyer pays on the (near) settle date, before fees."""
+        if self.swap:
+            return self.ref * lots * self.fref
+        return price_ticks * lots * self.f
+
+    def far_value(self, price_ticks: int, lots: int) -> int:
+        """What a swap buyer receives on the far date (0 for other instruments)."""
+        if self.swap:
+            return self.ref * lots * self.fref + price_ticks * lots * self.f
+        return 0
+
+    def max_value(self, price_ticks: int, lots: int) -> int:
+        """The largest amount a fill of ``lots`` at ``price_ticks`` writes to a record."""
+        if self.swap:
+            return self.ref * lots * self.fref + price_ticks * lots * self.f
+        return price_ticks * lots * self.f
+
+    def table_row(self) -> tuple:
+        ins = self.instrument
+        _, digits, exponent = ins.tick_size.as_tuple()
+        coefficient = int("".join(map(str, digits)))
+        mul = float(coefficient * 10 ** max(exponent, 0))
+        div = float(10 ** max(-exponent, 0))
+        tn, td, mn, md, m = (self.fees.taker_num, self.fees.taker_den, self.fees.maker_num,
+                             self.fees.maker_den, self.fees.minimum)
+        return (self.index, self.session, _days(self.trade_date), _days(self.settle),
+                _days(self.far), self.ref, self.f, self.bpl, self.fref, tn, td, mn, md, m,
+                mul, div, ins.settlement)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class SessionStat:
+    """Market statistics of one instrument in one session of one trading date.
+
+    Prices are decimals (quote units per base unit; swap points for a swap), ``volume`` in base
+    units (``volume_lots`` in lots), ``turnover`` the sum of ``quote_amount`` in quote units (for
+    a swap: the near legs). ``vwap`` = sum(price x qty) / sum(qty), rounded half up to 1/10000
+    of a tick.
+    """
+
+    trade_date: _dt.date
+    session: str
+    instrument: str
+    trades: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    volume_lots: int
+    turnover: Decimal
+    vwap: Decimal
+
+
+@dataclass(frozen=True)
+class FixingConfig:
+    """Which spot trades make the official rate: ``tenors`` (default all spot tenors 0, 1, 2)
+    and ``cutoff`` (seconds since midnight, inclusive; None = the whole day)."""
+
+    tenors: frozenset[int] = frozenset({0, 1, 2})
+    cutoff: float | None = None
+
+
+_FIRST = np.zeros(1, np.int64)  # reduceat starts of a single segment
+
+
+def _sum_exact(values: np.ndarray, starts: np.ndarray) -> list[int]:
+    """Segment sums of an int64 array as Python ints, exact even past int64. O(n)."""
+    if len(values) == 0:
+        return []
+    if float(np.abs(values).astype(np.float64).sum()) < 2.0**62:
+        return [int(v) for v in np.add.reduceat(values, starts)]
+    bounds = list(starts) + [len(values)]
+    return [sum(int(v) for v in values[a:b]) for a, b in zip(bounds, bounds[1:])]
+
+
+class TradeCapture:
+    """Trade records of every fill, in execution order, in a doubling numpy buffer.
+
+    ``instruments`` fixes the instrument indices the exchange uses in :class:`Terms`.
+    """
+
+    def __init__(self, instruments: Sequence[Instrument], capacity: int = 1024,
+                 flush_every: int = 65_536) -> None:
+        self.instruments = list(instruments)
+        self._symbols = np.array([i.symbol for i in self.instruments], dtype="U16")
+        self._bases = np.array([i.base.code for i in self.instruments], dtype="U12")
+        self._quotes = np.array([i.quote.code for i in self.instruments], dtype="U12")
+        self._buf = empty_trades(max(1, capacity))
+        self._instr = np.zeros(len(self._buf), np.int32)  # instrument index of each record
+        self._n = 0  # records in the buffer
+        # Pending fills: the book's trade rows as raw bytes, and per order (chunk) its terms
+        # row, fill count and time. Plain bytes and arrays: nothing here is a Python object
+        # per fill, and a flush is one frombuffer (concatenating many small structured arrays
+        # would cost numpy a dtype promotion per array).
+        self._raw = bytearray()
+        self._chunk_rows, self._chunk_counts = array("q"), array("q")
+        self._chunk_times = array("d")
+        self._pending = 0  # fills pending, not yet records
+        self._flush_every = flush_every
+        self._terms = np.zeros(16, _TERMS_DTYPE)
+        self._n_terms = 0
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def register(self, terms: Terms) -> Terms:
+        """Give ``terms`` a row in the terms table (once per instrument, session and date)."""
+        if self._n_terms == len(self._terms):
+            grown = np.zeros(2 * len(self._terms), _TERMS_DTYPE)
+            grown[: self._n_terms] = self._terms[: self._n_terms]
+            self._terms = grown
+        self._terms[self._n_terms] = terms.table_row()
+        terms.row = self._n_terms
+        self._n_terms += 1
+        return terms
+
+    @property
+    def count(self) -> int:
+        """Trades captured so far (records plus fills not yet flushed); the last trade id."""
+        return self._n + self._pending
+
+    def add(self, fills: np.ndarray, terms: Terms, time: float) -> int:
+        """Capture the fills of one order (a book ``drain_trades()`` array); returns the trade
+        id of the first. Trade ids are 1, 2, 3, ... in execution order. Amortised O(1) here,
+        O(len(fills)) at the flush."""
+        first = self._n + self._pending + 1
+        count = len(fills)
+        self._raw += fills.tobytes()
+        self._chunk_rows.append(terms.row)
+        self._chunk_counts.append(count)
+        self._chunk_times.append(time)
+        self._pending += count
+        if self._pending >= self._flush_every:
+            self.flush()
+        return first
+
+    def _reserve(self, extra: int) -> None:
+        need = self._n + extra
+        if need <= len(self._buf):
+            return
+        size = max(need, 2 * len(self._buf))
+        buf, instr = empty_trades(size), np.zeros(size, np.int32)
+        buf[: self._n], instr[: self._n] = self._buf[: self._n], self._instr[: self._n]
+        self._buf, self._instr = buf, instr
+
+    def flush(self) -> None:
+        """Turn the pending fills into records, vectorised. O(pending fills + chunks)."""
+        if not self._pending:
+            return
+        fills = np.frombuffer(self._raw, dtype=TRADE_DTYPE)
+        lengths = np.frombuffer(self._chunk_counts, dtype=np.int64)
+        terms = self._terms[np.repeat(np.frombuffer(self._chunk_rows, np.int64), lengths)]
+        times = np.repeat(np.frombuffer(self._chunk_times, np.float64), lengths)
+        k = len(fills)
+        self._reserve(k)
+        self._fill_records(self._buf[self._n: self._n + k], fills, terms, times)
+        self._instr[self._n: self._n + k] = terms["instr"]
+        self._n += k
+        # New containers: the views above still export the old ones' memory.
+        self._raw = bytearray()
+        self._chunk_rows, self._chunk_counts = array("q"), array("q")
+        self._chunk_times = array("d")
+        self._pending = 0
+
+    def _fill_records(self, out: np.ndarray, fills: np.ndarray, t: np.ndarray,
+                      times: np.ndarray) -> None:
+        buy_taker = fills["taker_side"] == 0
+        taker_owner, maker_owner = fills["taker_owner"], fills["maker_owner"]
+        price, qty = fills["price"], fills["qty"]
+        out["trade_id"] = np.arange(self._n + 1, self._n + 1 + len(fills))
+        out["trade_date"], out["session"] = t["trade_date"], t["session"]
+        out["instrument"] = self._symbols[t["instr"]]
+        out["buyer"] = np.where(buy_taker, taker_owner, maker_owner)
+        out["seller"] = np.where(buy_taker, maker_owner, taker_owner)
+        out["aggressor"] = fills["taker_side"]
+        out["buy_order_id"] = np.where(buy_taker, fills["taker_id"], fills["maker_id"])
+        out["sell_order_id"] = np.where(buy_taker, fills["maker_id"], fills["taker_id"])
+        out["price_ticks"], out["qty"], out["time"] = price, qty, times
+        out["price"] = price * t["tick_mul"] / t["tick_div"]
+        out["base_asset"], out["quote_asset"] = self._bases[t["instr"]], self._quotes[t["instr"]]
+        out["settle_date"], out["far_settle_date"] = t["settle"], t["far"]
+        base = qty * t["bpl"]
+        value = price * qty * t["f"]
+        swap = ~np.isnat(t["far"])
+        near = np.where(swap, t["ref"] * qty * t["fref"], value)
+        out["base_amount"], out["quote_amount"] = base, near
+        out["far_base_amount"] = np.where(swap, base, 0)
+        out["far_quote_amount"] = np.where(swap, near + value, 0)
+        for name, buyer_side in (("fee_buyer", buy_taker), ("fee_seller", ~buy_taker)):
+            num = np.where(buyer_side, t["tn"], t["mn"])
+            den = np.where(buyer_side, t["td"], t["md"])
+            out[name] = fees_vector(near, num, den, t["minimum"])
+        out["settlement"] = t["settlement"]
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def trades(self) -> np.ndarray:
+        """All records, oldest first: a read-only view (O(1) after the flush)."""
+        self.flush()
+        view = self._buf[: self._n]
+        view.flags.writeable = False
+        return view
+
+    def records(self, first_id: int, count: int) -> np.ndarray:
+        """A copy of the ``count`` records starting at trade id ``first_id``."""
+        self.flush()
+        return self._buf[first_id - 1: first_id - 1 + count].copy()
+
+    def table(self) -> Any:
+        """All records as a ``pyarrow.Table`` (strings as strings, dates as date32, NaT as
+        null). Imports pyarrow on first use."""
+        import pyarrow as pa
+
+        records = self.trades()
+        columns = []
+        for name in TRADE_RECORD_DTYPE.names:
+            column = records[name]
+            if column.dtype.kind == "M":
+                columns.append(pa.array(column, type=pa.date32(), mask=np.isnat(column)))
+            else:
+                columns.append(pa.array(column))
+        return pa.Table.from_arrays(columns, names=list(TRADE_RECORD_DTYPE.names))
+
+    def frame(self) -> Any:
+        """All records as a ``pandas.DataFrame`` (a copy). Imports pandas on first use."""
+        import pandas as pd
+
+        records = self.trades()
+        return pd.DataFrame({name: records[name] for name in TRADE_RECORD_DTYPE.names})
+
+    # -- market data -----------------------------------------------------------------------
+
+    def session_stats(self, trade_date: _dt.date | None = None) -> list[SessionStat]:
+        """OHLC, volume, turnover and VWAP per (trade date, session, instrument), in that
+        order; only ``trade_date`` if given. O(n log n) in the records read."""
+        records, instr = self.trades(), self._instr[: self._n]
+        if trade_date is not None:
+            keep = records["trade_date"] == np.datetime64(trade_date, "D")
+            records, instr = records[keep], instr[keep]
+        if len(records) == 0:
+            return []
+        day = records["trade_date"].astype(np.int64)
+        key = (day * len(SESSION_NAMES) + records["session"]) * len(self.instruments) + instr
+        order = np.argsort(key, kind="stable")  # stable: execution order within a group
+        key, rec = key[order], records[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        ends = np.r_[starts[1:], len(key)] - 1
+        px, qty = rec["price_ticks"], rec["qty"]
+        high, low = np.maximum.reduceat(px, starts), np.minimum.reduceat(px, starts)
+        lots, turnover = _sum_exact(qty, starts), _sum_exact(rec["quote_amount"], starts)
+        pq = _sum_exact(px * qty, starts)
+        result = []
+        for g, (a, b) in enumerate(zip(starts, ends)):
+            ins = self.instruments[instr[order[a]]]
+            result.append(self._stat(ins, rec[a], int(px[a]), int(px[b]), int(high[g]),
+                                     int(low[g]), int(b - a + 1), lots[g], turnover[g], pq[g]))
+        return result
+
+    @staticmethod
+    def _stat(ins: Instrument, first: np.void, open_: int, close: int, high: int, low: int,
+              n: int, lots: int, turnover: int, pq: int) -> SessionStat:
+        with localcontext() as ctx:
+            ctx.prec = 60
+            vwap = (Decimal(pq) / Decimal(lots) * ins.tick_size).quantize(
+                ins.tick_size.scaleb(-4), rounding=ROUND_HALF_UP)
+        return SessionStat(
+            trade_date=first["trade_date"].astype(_dt.date),
+            session=SESSION_NAMES[int(first["session"])], instrument=ins.symbol, trades=n,
+            open=ins.from_ticks(open_), high=ins.from_ticks(high), low=ins.from_ticks(low),
+            close=ins.from_ticks(close), volume=ins.from_lots(lots), volume_lots=lots,
+            turnover=ins.quote.from_minor(turnover), vwap=vwap)
+
+    def fixing(self, trade_date: _dt.date, config: FixingConfig) -> dict[str, Decimal]:
+        """The weighted average rate of each currency pair's spot trades on ``trade_date``.
+
+        Counts FX_SPOT trades whose tenor is in ``config.tenors`` and whose time is at or
+        before ``config.cutoff``: rate = sum(quote amounts) / sum(base amounts), in quote units
+        per base unit, rounded half up to the finest tick of the pair's counted instruments.
+        Pairs without such trades are absent. O(n).
+        """
+        records, instr = self.trades(), self._instr[: self._n]
+        counted = np.array([i.kind is Kind.FX_SPOT and i.tenor in config.tenors
+                            for i in self.instruments], dtype=bool)
+        keep = (records["trade_date"] == np.datetime64(trade_date, "D")) & counted[instr]
+        if config.cutoff is not None:
+            keep &= records["time"] <= config.cutoff
+        records, instr = records[keep], instr[keep]
+        sums: dict[str, list] = {}
+        for index in np.unique(instr):
+            ins = self.instruments[index]
+            mine = instr == index
+            entry = sums.setdefault(pair_of(ins), [0, 0, ins])
+            entry[0] += _sum_exact(records["quote_amount"][mine], _FIRST)[0]
+            entry[1] += _sum_exact(records["base_amount"][mine], _FIRST)[0]
+            if ins.tick_size < entry[2].tick_size:
+                entry[2] = ins
+        rates = {}
+        for pair, (quote, base, ins) in sums.items():
+            with localcontext() as ctx:
+                ctx.prec = 60
+                rate = (ins.quote.from_minor(quote) / ins.base.from_minor(base))
+                rates[pair] = rate.quantize(ins.tick_size, rounding=ROUND_HALF_UP)
+        return rates
+
+
+class OfficialRates:
+    """Published official rates: (pair, date the rate is in force) -> Decimal."""
+
+    def __init__(self) -> None:
+        self._rates: dict[str, dict[_dt.date, Decimal]] = {}
+
+    def publish(self, pair: str, effective: _dt.date, rate: Decimal) -> None:
+        """Record ``rate`` as ``pair``'s official rate on ``effective`` (replaces one there)."""
+        self._rates.setdefault(pair, {})[effective] = rate
+
+    def get(self, pair: str, day: _dt.date) -> Decimal:
+        """The rate published for ``day`` exactly; KeyError naming pair and date otherwise."""
+        key = pair.replace("/", "")
+        by_day = self._rates.get(key)
+        if by_day is None:
+            raise KeyError(f"no official rate published for pair {pair!r} (known pairs: "
+                           f"{sorted(self._rates) or 'none'})")
+        if day not in by_day:
+            raise KeyError(f"no official rate of {key} published for {day.isoformat()}")
+        return by_day[day]
+
+    def in_force(self, pair: str, day: _dt.date) -> tuple[_dt.date, Decimal] | None:
+        """The latest rate of ``pair`` in force on ``day`` (published for ``day`` or before),
+        as (effective date, rate), or None. O(rates of the pair)."""
+        by_day = self._rates.get(pair, {})
+        dates = [d for d in by_day if d <= day]
+        if not dates:
+            return None
+        last = max(dates)
+        return last, by_day[last]
+
+    def items(self) -> Iterable[tuple[str, _dt.date, Decimal]]:
+        """Every published rate as (pair, effective date, rate), sorted."""
+        return sorted((p, d, r) for p, by_day in self._rates.items() for d, r in by_day.items())
