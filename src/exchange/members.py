@@ -4,8 +4,7 @@ A :class:`Member` trades under one of two regimes:
 
 * ``DEFERRED`` (the default): settles after the fact through clearing. Optionally a credit limit
   per currency (minor units): the net amount the member may owe in that currency across the
-  day's trades (payments minus receipts, both legs of a swap) plus the worst case of its open
-  orders. Members without limits are not tracked at all (the hot path does no work for them).
+  day's trades (payments minus receipts) plus the worst case of its open orders. Members without limits are not tracked at all (the hot path does no work for them).
 * ``PREFUNDED``: an order is accepted only if the member's available ledger balance
   (``Ledger.available``) covers its worst case, which is reserved while the order rests.
 
@@ -27,10 +26,16 @@ quote if its fee exceeds the proceeds) is committed (``Ledger.commit``, with the
 and what the hold kept for those lots beyond it is released (``Ledger.release``). Cancel,
 expiry, an IOC/FOK/market remainder and an STP cancel release the rest.
 
-Swaps (documented choice): a pre-funded member's hold covers the NEAR leg only (buyer: the
-near quote amount + fee; seller: the base). The far leg reverses the near one; it is left to
-clearing, which sees it in the trade record. A credit-limited member's owed amounts include both
-legs.
+Swaps (documented choice): holds and a credit-limited member's owed amounts cover the NEAR leg
+only (buyer: the near quote amount + fee; seller: the base), in both regimes. The far leg
+reverses the near one (its net is the swap points and the fees); it is left to clearing, which
+sees it in the trade record. Counting it here would need a bound on the points a sell may fill
+at, which the book does not give.
+
+Invariants (tests check them on random order streams): a pre-funded member's
+``committed + reserved <= balance`` in every asset at all times; a credit-limited member's
+exposure never exceeds its limit, because a fill moves at most what the hold kept for its lots
+from open exposure to owed.
 """
 from __future__ import annotations
 
@@ -170,9 +175,6 @@ class LedgerAccount:
     def commit(self, asset: str, amount: int, settle_date: Any) -> None:
         self.ledger.commit(self.member, asset, amount, settle_date)
 
-    def owe(self, asset: str, amount: int) -> None:
-        """An unreserved debit (a swap's far leg): left to clearing for a pre-funded member."""
-
     def credit(self, asset: str, amount: int) -> None:
         """A receipt: not available before settlement, so nothing to do."""
 
@@ -205,9 +207,6 @@ class CreditAccount:
 
     def commit(self, asset: str, amount: int, settle_date: Any) -> None:
         self.open[asset] -= amount
-        self.owed[asset] = self.owed.get(asset, 0) + amount
-
-    def owe(self, asset: str, amount: int) -> None:
         self.owed[asset] = self.owed.get(asset, 0) + amount
 
     def credit(self, asset: str, amount: int) -> None:
@@ -388,24 +387,11 @@ class PreTradeRisk:
                 account.release(terms.base_code, spare_b)
             hold.quote, hold.base = after_q, after_b
         if not account.prefunded:
-            PreTradeRisk._receipts(account, terms, side, value, fee, amount, price, qty)
-
-    @staticmethod
-    def _receipts(account: Any, terms: "Terms", side: int, value: int, fee: int, amount: int,
-                  price: int, qty: int) -> None:
-        """Credits of a fill, and a swap's far leg (a credit account's net owed)."""
-        if side == 0:
-            account.credit(terms.base_code, amount)
-        elif value > fee:
-            account.credit(terms.quote_code, value - fee)
-        if terms.swap:
-            far = terms.far_value(price, qty)
-            if side == 0:  # the buyer sells the base back and is paid the far amount
-                account.owe(terms.base_code, amount)
-                account.credit(terms.quote_code, far)
-            else:
+            # receipts lower a credit account's net owed (pre-funded: not before settlement)
+            if side == 0:
                 account.credit(terms.base_code, amount)
-                account.owe(terms.quote_code, far)
+            elif value > fee:
+                account.credit(terms.quote_code, value - fee)
 
     def finish(self, order_id: int, leaves: int) -> None:
         """The order now rests with ``leaves`` lots (0: it is gone): trim the hold to the
