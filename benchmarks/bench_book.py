@@ -296,7 +296,7 @@ def run(messages_n: int, repeat: int, seed: int, resting: int, baseline_repeat: 
         "single_calls_vs_baseline": single_rate / base_rate,
         "submit_cancel_calls_per_s": sc_rate, "submit_cancel_runs": sc_runs,
         "latency_ns": latency, "memory": memory,
-        "python": platform.python_version(), "numpy": np.__version__,
+        "python": platform.python_version(), "numpy": np.__version__, "book": exchange.__file__,
         "loadavg": list(os.getloadavg()), "loadavg_at_start": load_at_start, "cpus": os.cpu_count(),
     }
     if baseline_memory:
