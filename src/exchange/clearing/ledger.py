@@ -60,8 +60,10 @@ SECURITIES_DEPOSITORY = "Central Securities Depository"
 
 _RESERVED_IDS = {CLEARING_HOUSE: "CLEARING_HOUSE", EXCHANGE_FEES: "EXCHANGE_FEES"}
 
-# journal and run_gross have no run_id index (it doubled the cost of a run's inserts): a run's
-# rows are contiguous, and its row-id range is stored in runs.
+# journal has no run_id index (it doubled the cost of a run's inserts): a run's rows are
+# contiguous and its row-id range is stored in runs. A run's GROSS report (one line per deal,
+# hundreds of thousands on a busy day, written once and read back only for reports) is one
+# blob in run_gross: an .npy image of GROSS_LINE_DTYPE, read with allow_pickle=False.
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE accounts (
@@ -71,7 +73,7 @@ CREATE TABLE banks (asset TEXT PRIMARY KEY, bank TEXT NOT NULL);
 CREATE TABLE runs (
     run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, settle_date TEXT, digest TEXT,
     created_at TEXT NOT NULL, summary TEXT,
-    journal_first INTEGER, journal_last INTEGER, gross_first INTEGER, gross_last INTEGER);
+    journal_first INTEGER, journal_last INTEGER);
 CREATE TABLE journal (
     id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, member INTEGER NOT NULL, asset TEXT NOT NULL,
     amount INTEGER NOT NULL, trade_id INTEGER);
@@ -79,11 +81,7 @@ CREATE TABLE run_lines (
     run_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, member INTEGER NOT NULL,
     asset TEXT NOT NULL, amount INTEGER NOT NULL, carried_to TEXT);
 CREATE INDEX run_lines_run ON run_lines (run_id);
-CREATE TABLE run_gross (
-    run_id TEXT NOT NULL, trade_id INTEGER NOT NULL, leg INTEGER NOT NULL, date TEXT NOT NULL,
-    receiver INTEGER NOT NULL, deliverer INTEGER NOT NULL, base_asset TEXT NOT NULL,
-    base_amount INTEGER NOT NULL, quote_asset TEXT NOT NULL, pay_amount INTEGER NOT NULL,
-    proceeds INTEGER NOT NULL, fee INTEGER NOT NULL, status TEXT NOT NULL, carried_to TEXT);
+CREATE TABLE run_gross (run_id TEXT PRIMARY KEY, lines BLOB NOT NULL);
 CREATE TABLE run_shortfalls (
     run_id TEXT NOT NULL, trade_id INTEGER, leg INTEGER, member INTEGER NOT NULL,
     asset TEXT NOT NULL, needed INTEGER NOT NULL, available INTEGER NOT NULL);
@@ -137,8 +135,7 @@ class RunRecord:
 
     ``deltas`` are the balance movements per (member, asset); ``journal`` yields rows
     ``(member, asset, amount, trade_id or None)`` whose sums per account must equal ``deltas``
-    (checked inside the transaction). ``journal`` and ``gross`` may be generators: they are
-    consumed once. ``lines``/``gross``/``shortfalls`` are report rows; ``carried_net`` and
+    (checked inside the transaction). ``journal`` may be a generator: it is consumed once. ``lines``/``gross``/``shortfalls`` are report rows; ``carried_net`` and
     ``carried_gross`` are obligations moved to a later date; ``consume_*`` are the ids of
     earlier carried rows this run settles or re-carries.
     """
@@ -151,7 +148,7 @@ class RunRecord:
     deltas: Mapping[tuple[int, str], int] = field(default_factory=dict)
     journal: Iterable[tuple[int, str, int, int | None]] = ()
     lines: Sequence[tuple] = ()  # (kind, status, member, asset, amount, carried_to)
-    gross: Iterable[tuple] = ()  # run_gross columns after run_id
+    gross: bytes | None = None  # the GROSS report blob
     shortfalls: Sequence[tuple] = ()  # (trade_id, leg, member, asset, needed, available)
     carried_net: Sequence[tuple] = ()  # (due_date, member, asset, amount)
     carried_gross: Sequence[tuple] = ()  # carried_gross columns due_date .. fee
@@ -160,6 +157,8 @@ class RunRecord:
 
 
 def _member(value: Any, name: str = "member") -> int:
+    if type(value) is int:  # the per-order fast path
+        return value
     if isinstance(value, bool):
         raise TypeError(f"{name}: {value!r} is not an integer id")
     try:
@@ -170,6 +169,8 @@ def _member(value: Any, name: str = "member") -> int:
 
 def _amount(value: Any, name: str = "amount") -> int:
     """A positive int amount (numpy ints accepted); bools, floats and Decimals refused."""
+    if type(value) is int and value > 0:  # the per-order fast path
+        return value
     if isinstance(value, bool):
         raise TypeError(f"{name}: {value!r} is not an integer amount")
     try:
@@ -582,6 +583,8 @@ class Ledger:
         :class:`ConservationError`, rolled back), write report rows and carried obligations.
         The balance cache changes only after COMMIT succeeds.
         """
+        if not isinstance(run.run_id, str) or not run.run_id or "\x00" in run.run_id:
+            raise ValueError(f"run_id: {run.run_id!r} must be a non-empty string without NUL")
         deltas = {k: int(v) for k, v in run.deltas.items() if v}
         touched = sorted(set(deltas) | {(m, a) for _, _, m, a, _, _ in run.lines})
         missing = [k for k in touched if k not in self._balances]
@@ -599,11 +602,11 @@ class Ledger:
             ranges = self._write_rows(conn, run)
             self._hook("journal")
             self._check_after(conn, before)
-            self._check_journal(conn, run.run_id, ranges[:2], deltas)
+            self._check_journal(conn, run.run_id, ranges, deltas)
             balances = self._snapshot(conn, run.run_id, touched)
             conn.execute(
                 "INSERT INTO runs (run_id, kind, settle_date, digest, created_at, summary, journal_first, "
-                "journal_last, gross_first, gross_last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "journal_last) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (run.run_id, run.kind, run.settle_date, run.digest, _now(), json.dumps(run.summary, sort_keys=True),
                  *ranges),
             )
@@ -623,20 +626,20 @@ class Ledger:
 
     @classmethod
     def _write_rows(cls, conn: sqlite3.Connection, run: RunRecord) -> tuple[int, int, int, int]:
-        """Insert the run's rows; return the row-id ranges of its journal and run_gross rows."""
+        """Insert the run's rows; return the row-id range of its journal rows."""
         rid = run.run_id
         journal_first = cls._max_rowid(conn, "journal") + 1
+        # The run id as an SQL literal (quotes doubled): binding it per row would need a Python
+        # generator step per row, the main cost of writing millions of journal rows.
+        literal = "'" + rid.replace("'", "''") + "'"
         conn.executemany(
-            "INSERT INTO journal (run_id, member, asset, amount, trade_id) VALUES (?, ?, ?, ?, ?)",
-            ((rid, m, a, x, t) for m, a, x, t in run.journal),
+            f"INSERT INTO journal (run_id, member, asset, amount, trade_id) VALUES ({literal}, ?, ?, ?, ?)",
+            run.journal,
         )
         journal_last = cls._max_rowid(conn, "journal")
         conn.executemany("INSERT INTO run_lines VALUES (?, ?, ?, ?, ?, ?, ?)", ((rid, *r) for r in run.lines))
-        gross_first = cls._max_rowid(conn, "run_gross") + 1
-        conn.executemany(
-            "INSERT INTO run_gross VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ((rid, *r) for r in run.gross)
-        )
-        gross_last = cls._max_rowid(conn, "run_gross")
+        if run.gross is not None:
+            conn.execute("INSERT INTO run_gross (run_id, lines) VALUES (?, ?)", (rid, run.gross))
         conn.executemany("INSERT INTO run_shortfalls VALUES (?, ?, ?, ?, ?, ?, ?)", ((rid, *r) for r in run.shortfalls))
         conn.executemany(
             "INSERT INTO carried_net (due_date, member, asset, amount, origin_run) VALUES (?, ?, ?, ?, ?)",
@@ -649,7 +652,7 @@ class Ledger:
         )
         conn.executemany("UPDATE carried_net SET consumed_by = ? WHERE id = ?", ((rid, i) for i in run.consume_net))
         conn.executemany("UPDATE carried_gross SET consumed_by = ? WHERE id = ?", ((rid, i) for i in run.consume_gross))
-        return journal_first, journal_last, gross_first, gross_last
+        return journal_first, journal_last
 
     @staticmethod
     def _check_journal(conn: sqlite3.Connection, run_id: str, id_range: tuple[int, int], deltas: Mapping[tuple[int, str], int]) -> None:
@@ -691,12 +694,12 @@ class Ledger:
         )
         return balances
 
-    def run_rows(self, run_id: str) -> dict[str, list[tuple]]:
-        """The stored report rows of a run: lines, gross, shortfalls, balances, journal."""
+    def run_rows(self, run_id: str) -> dict[str, Any]:
+        """The stored report of a run: rows of lines, shortfalls, balances; the gross blob."""
         q = self._conn.execute
         return {
             "lines": q("SELECT kind, status, member, asset, amount, carried_to FROM run_lines WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall(),
-            "gross": q("SELECT trade_id, leg, date, receiver, deliverer, base_asset, base_amount, quote_asset, pay_amount, proceeds, fee, status, carried_to FROM run_gross WHERE rowid BETWEEN ? AND ? AND run_id = ? ORDER BY rowid", (*self._range(run_id, "gross"), run_id)).fetchall(),
+            "gross": (q("SELECT lines FROM run_gross WHERE run_id = ?", (run_id,)).fetchone() or [None])[0],
             "shortfalls": q("SELECT trade_id, leg, member, asset, needed, available FROM run_shortfalls WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall(),
             "balances": q("SELECT member, asset, balance FROM run_balances WHERE run_id = ? ORDER BY member, asset", (run_id,)).fetchall(),
         }
@@ -713,7 +716,7 @@ class Ledger:
         return cur.fetchall()
 
     def _range(self, run_id: str, table: str) -> tuple[int, int]:
-        """The row-id range of a run's rows in ``journal`` or ``run_gross`` ((0, -1) if none)."""
+        """The row-id range of a run's rows in ``journal`` ((0, -1) if none)."""
         row = self._conn.execute(
             f"SELECT {table}_first, {table}_last FROM runs WHERE run_id = ?", (run_id,)
         ).fetchone()

@@ -497,9 +497,15 @@ class _Accumulator:
         self.keys: list[np.ndarray] = []
         self.amounts: list[np.ndarray] = []
 
-    def add(self, date: np.ndarray, asset: np.ndarray, member: np.ndarray | int, amount: np.ndarray) -> None:
+    def cell(self, date: np.ndarray, asset: np.ndarray) -> np.ndarray:
+        """The key of (date, asset, member 0); add a member code to address a member's cell."""
         _, n_assets, n_members = self.shape
-        key = (date * n_assets + asset) * n_members + member
+        key = date * n_assets
+        key += asset
+        key *= n_members
+        return key
+
+    def add(self, key: np.ndarray, amount: np.ndarray) -> None:
         if self.dense:
             np.add.at(self.grid, key, amount)
         else:
@@ -521,25 +527,37 @@ class _Accumulator:
 
 
 def _net_legs(acc: _Accumulator, cols: _Columns, sel: np.ndarray, codes: dict[str, np.ndarray], fee_code: int) -> None:
-    """Add every leg of the NET trades selected by ``sel`` (a boolean mask) into ``acc``."""
-    ints = {k: v[sel] for k, v in cols.ints.items() if k in _NON_NEGATIVE}
-    buyer, seller = codes["buyer"][sel], codes["seller"][sel]
-    base, quote = cols.base_code[sel], cols.quote_code[sel]
-    near = codes["near"][sel]
-    acc.add(near, base, buyer, ints["base_amount"])
-    acc.add(near, base, seller, -ints["base_amount"])
-    acc.add(near, quote, buyer, -(ints["quote_amount"] + ints["fee_buyer"]))
-    acc.add(near, quote, seller, ints["quote_amount"] - ints["fee_seller"])
-    acc.add(near, quote, fee_code, ints["fee_buyer"] + ints["fee_seller"])
-    far_sel = codes["has_far"][sel]
-    if far_sel.any():
-        far = codes["far"][sel][far_sel]
-        fb, fq = ints["far_base_amount"][far_sel], ints["far_quote_amount"][far_sel]
-        b, s, ba, qa = buyer[far_sel], seller[far_sel], base[far_sel], quote[far_sel]
-        acc.add(far, ba, b, -fb)
-        acc.add(far, ba, s, fb)
-        acc.add(far, qa, b, fq)
-        acc.add(far, qa, s, -fq)
+    """Add every leg of the NET trades selected by ``sel`` (a boolean mask) into ``acc``.
+
+    Nine legs a trade (five near, four far for swaps), one ``np.add.at`` per leg kind.
+    """
+    rows = None if sel.all() else np.flatnonzero(sel)
+
+    def pick(values: np.ndarray) -> np.ndarray:
+        return values if rows is None else values[rows]
+
+    base_amount, quote_amount = pick(cols.ints["base_amount"]), pick(cols.ints["quote_amount"])
+    fee_buyer, fee_seller = pick(cols.ints["fee_buyer"]), pick(cols.ints["fee_seller"])
+    buyer, seller = pick(codes["buyer"]), pick(codes["seller"])
+    near = pick(codes["near"])
+    base_cell = acc.cell(near, pick(cols.base_code))
+    quote_cell = acc.cell(near, pick(cols.quote_code))
+    acc.add(base_cell + buyer, base_amount)
+    acc.add(base_cell + seller, -base_amount)
+    acc.add(quote_cell + buyer, -(quote_amount + fee_buyer))
+    acc.add(quote_cell + seller, quote_amount - fee_seller)
+    acc.add(quote_cell + fee_code, fee_buyer + fee_seller)
+    far_rows = np.flatnonzero(codes["has_far"] & sel)
+    if len(far_rows):
+        far = codes["far"][far_rows]
+        fb, fq = cols.ints["far_base_amount"][far_rows], cols.ints["far_quote_amount"][far_rows]
+        b, s = codes["buyer"][far_rows], codes["seller"][far_rows]
+        base_cell = acc.cell(far, cols.base_code[far_rows])
+        quote_cell = acc.cell(far, cols.quote_code[far_rows])
+        acc.add(base_cell + b, -fb)
+        acc.add(base_cell + s, fb)
+        acc.add(quote_cell + b, fq)
+        acc.add(quote_cell + s, -fq)
 
 
 def _net_obligations(cols: _Columns, codes: dict[str, np.ndarray], member_ids: np.ndarray, days: np.ndarray) -> np.ndarray:

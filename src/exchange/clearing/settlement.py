@@ -20,6 +20,8 @@ free, so settling the date later with its trades still works.
 """
 from __future__ import annotations
 
+import io
+import itertools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -140,7 +142,9 @@ def settle(
     day = _as_day(date, "date")
     target = _roll_target(day, on_fail, next_business_day, roll_to)
     fresh = _fresh_obligations(ledger, day, trades, obligations)
-    run_id = run_id or f"settle:{day}"
+    run_id = f"settle:{day}" if run_id is None else run_id
+    if not isinstance(run_id, str) or not run_id or "\x00" in run_id:
+        raise ValueError(f"run_id: {run_id!r} must be a non-empty string without NUL")
     digest = fresh.digest()
     stored = _stored_result(ledger, run_id, day, digest)
     if stored is not None:
@@ -266,39 +270,55 @@ def _covered_members(members: np.ndarray, assets: np.ndarray, amounts: np.ndarra
 
 
 def _settle_gross(deals: np.ndarray, work: _WorkingBalances) -> _GrossOutcome:
-    """Settle GROSS deals in order, each all or nothing; updates ``work``."""
+    """Settle GROSS deals in order, each all or nothing; updates ``work``.
+
+    Deals whose both parties are covered for all their debits settle at once (vectorised);
+    the others go through :func:`_sequential_deals`, which gives the same outcome as checking
+    every deal in order.
+    """
     n = len(deals)
     if n == 0:
         empty = np.zeros((0, 5), np.int64)
         return _GrossOutcome(np.zeros(0, bool), [], empty, empty, empty, [])
     members, assets, amounts, names = _gross_legs(deals)
-    covered = _covered_members(members, assets, amounts, names, work)
-    fast = np.isin(deals["receiver"], list(covered)) & np.isin(deals["deliverer"], list(covered))
-    settled = fast.copy()
+    covered = list(_covered_members(members, assets, amounts, names, work))
+    settled = np.isin(deals["receiver"], covered) & np.isin(deals["deliverer"], covered)
+    legs = (members, assets, amounts, names)
+    shortfalls = _sequential_deals(deals, np.flatnonzero(~settled), legs, settled, work)
+    _apply_gross(members[settled], assets[settled], amounts[settled], names, work)
+    return _GrossOutcome(settled, shortfalls, members, assets, amounts, names)
+
+
+def _sequential_deals(deals: np.ndarray, rows: np.ndarray, legs: tuple, settled: np.ndarray, work: _WorkingBalances) -> list[tuple]:
+    """Check ``rows`` one by one in order, marking ``settled``; return the shortfall rows.
+
+    A Python step per deal, because an earlier deal's receipt can fund a later deal's
+    delivery. Only under-funded members' deals come here; the balances start from ``work``
+    (deals between covered members never touch an under-funded member's balance).
+    """
+    members, assets, amounts, names = legs
     shortfalls: list[tuple] = []
     local: dict[tuple[int, str], int] = {}
-    # Deals with an under-funded party: a Python step each, in record order, because an earlier
-    # deal's receipt can fund a later deal's delivery.
-    for i in np.flatnonzero(~fast).tolist():
+    for i in rows.tolist():
         moves: dict[tuple[int, str], int] = {}
         for member, code, amount in zip(members[i].tolist(), assets[i].tolist(), amounts[i].tolist()):
             key = (member, names[code])
             moves[key] = moves.get(key, 0) + amount
-        short = []
-        for key, amount in moves.items():
-            if key[0] >= 0 and amount < 0:
-                have = local[key] if key in local else work.get(key)
-                local[key] = have
-                if have + amount < 0:
-                    short.append((int(deals["trade_id"][i]), int(deals["leg"][i]), key[0], key[1], -amount, have))
+        for key in moves:
+            if key not in local:
+                local[key] = work.get(key)
+        short = [
+            (int(deals["trade_id"][i]), int(deals["leg"][i]), key[0], key[1], -amount, local[key])
+            for key, amount in moves.items()
+            if key[0] >= 0 and local[key] + amount < 0
+        ]
         if short:
             shortfalls.extend(short)
             continue
         settled[i] = True
         for key, amount in moves.items():
-            local[key] = (local[key] if key in local else work.get(key)) + amount
-    _apply_gross(members[settled], assets[settled], amounts[settled], names, work)
-    return _GrossOutcome(settled, shortfalls, members, assets, amounts, names)
+            local[key] += amount
+    return shortfalls
 
 
 def _apply_gross(members: np.ndarray, assets: np.ndarray, amounts: np.ndarray, names: list[str], work: _WorkingBalances) -> None:
@@ -361,29 +381,11 @@ def _settle_net(due: dict[tuple[int, str], int], work: _WorkingBalances) -> _Net
 
 def _record(run_id, day, digest, policy, target, deals, gross: _GrossOutcome, netted: _NetOutcome):
     """Build the RunRecord, the result arrays and the rolled debits per (member, asset)."""
-    carried_to = _NAT if target is None else target
     ctext = None if target is None else str(target)
-    rolled: dict[tuple[int, str], int] = {}
-    lines, carried_net = [], []
-    for member, asset, amount, ok in netted.lines:
-        lines.append(("net", SETTLED if ok else FAILED, member, asset, amount, None if ok else ctext))
-        if not ok:
-            if target is not None:
-                carried_net.append((ctext, member, asset, amount))
-            if amount < 0:
-                rolled[(member, asset)] = rolled.get((member, asset), 0) - amount
-    lines += [("ccp", SETTLED, CLEARING_HOUSE, asset, amount, None) for asset, amount in netted.ccp.items()]
-    gross_lines = _gross_lines(deals, gross.settled, carried_to)
+    lines, carried_net = _net_report(netted, ctext)
+    gross_lines = _gross_lines(deals, gross.settled, _NAT if target is None else target)
     failed = deals[~gross.settled]
-    if target is not None:
-        carried_gross = [(ctext, *row[:2], *row[3:]) for row in failed.tolist()]
-    else:
-        carried_gross = []
-    for i in np.flatnonzero(~gross.settled).tolist():
-        for member, code, amount in zip(gross.members[i].tolist(), gross.assets[i].tolist(), gross.amounts[i].tolist()):
-            if member >= 0 and amount < 0:
-                key = (member, gross.names[code])
-                rolled[key] = rolled.get(key, 0) - amount
+    carried_gross = [] if target is None else [(ctext, *row[:2], *row[3:]) for row in failed.tolist()]
     deltas = _net_deltas(netted)
     journal = _gross_journal(deals, gross, deltas)
     journal_net = [(m, a, x, None) for m, a, x, ok in netted.lines if ok]
@@ -399,11 +401,37 @@ def _record(run_id, day, digest, policy, target, deals, gross: _GrossOutcome, ne
     }
     record = RunRecord(
         run_id=run_id, kind="settlement", settle_date=str(day), digest=digest, summary=summary, deltas=deltas,
-        journal=_chain(journal, journal_net), lines=lines, gross=_gross_rows(gross_lines),
+        journal=itertools.chain(journal, journal_net), lines=lines, gross=encode_lines(gross_lines),
         shortfalls=shortfalls, carried_net=carried_net, carried_gross=carried_gross,
     )
     parts = (_net_line_array(lines), gross_lines, _shortfall_array(shortfalls))
-    return record, parts, rolled
+    return record, parts, _rolled_debits(netted, gross)
+
+
+def _net_report(netted: _NetOutcome, ctext: str | None) -> tuple[list[tuple], list[tuple]]:
+    """run_lines rows (NET lines, then the CCP's movements) and the NET rows to carry."""
+    lines, carried = [], []
+    for member, asset, amount, ok in netted.lines:
+        lines.append(("net", SETTLED if ok else FAILED, member, asset, amount, None if ok else ctext))
+        if not ok and ctext is not None:
+            carried.append((ctext, member, asset, amount))
+    lines += [("ccp", SETTLED, CLEARING_HOUSE, asset, amount, None) for asset, amount in netted.ccp.items()]
+    return lines, carried
+
+
+def _rolled_debits(netted: _NetOutcome, gross: _GrossOutcome) -> dict[tuple[int, str], int]:
+    """What each member still owes per asset after the run: its failed NET debits and its
+    debits in failed GROSS deals (these become commitments on the roll date)."""
+    rolled: dict[tuple[int, str], int] = {}
+    for member, asset, amount, ok in netted.lines:
+        if not ok and amount < 0:
+            rolled[(member, asset)] = rolled.get((member, asset), 0) - amount
+    for i in np.flatnonzero(~gross.settled).tolist():
+        for member, code, amount in zip(gross.members[i].tolist(), gross.assets[i].tolist(), gross.amounts[i].tolist()):
+            if member >= 0 and amount < 0:
+                key = (member, gross.names[code])
+                rolled[key] = rolled.get(key, 0) - amount
+    return rolled
 
 
 def _net_deltas(netted: _NetOutcome) -> dict[tuple[int, str], int]:
@@ -417,7 +445,7 @@ def _net_deltas(netted: _NetOutcome) -> dict[tuple[int, str], int]:
 
 
 def _gross_journal(deals: np.ndarray, gross: _GrossOutcome, deltas: dict[tuple[int, str], int]):
-    """Add the settled deals' movements to ``deltas``; return a generator of journal rows."""
+    """Add the settled deals' movements to ``deltas``; return an iterator of journal rows."""
     ok = gross.settled
     m, a, x = gross.members[ok].ravel(), gross.assets[ok].ravel(), gross.amounts[ok].ravel()
     t = np.repeat(deals["trade_id"][ok], 5)
@@ -433,16 +461,13 @@ def _gross_journal(deals: np.ndarray, gross: _GrossOutcome, deltas: dict[tuple[i
             deltas[key] = deltas.get(key, 0) + int(totals[cell])
     names = np.asarray(gross.names, dtype=object)
 
-    def rows(chunk: int = 65536):
-        for s in range(0, len(m), chunk):
-            yield from zip(m[s:s + chunk].tolist(), names[a[s:s + chunk]].tolist(), x[s:s + chunk].tolist(), t[s:s + chunk].tolist())
+    def chunks(size: int = 65536):
+        # One Python step per chunk; the rows themselves come from C-level zips.
+        for s in range(0, len(m), size):
+            yield zip(m[s:s + size].tolist(), names[a[s:s + size]].tolist(), x[s:s + size].tolist(),
+                      t[s:s + size].tolist())
 
-    return rows()
-
-
-def _chain(*iterables):
-    for it in iterables:
-        yield from it
+    return itertools.chain.from_iterable(chunks())
 
 
 def _gross_lines(deals: np.ndarray, settled: np.ndarray, carried_to: np.datetime64) -> np.ndarray:
@@ -454,15 +479,21 @@ def _gross_lines(deals: np.ndarray, settled: np.ndarray, carried_to: np.datetime
     return out
 
 
-def _gross_rows(lines: np.ndarray, chunk: int = 65536):
-    """run_gross rows from the GROSS lines, lazily (dates as ISO text, NaT as NULL)."""
-    for s in range(0, len(lines), chunk):
-        part = lines[s:s + chunk]
-        dates = part["date"].astype(str).tolist()
-        carried = [None if c == "NaT" else c for c in part["carried_to"].astype(str).tolist()]
-        cols = [part[n].tolist() for n in GROSS_DTYPE.names]
-        cols[2] = dates
-        yield from zip(*cols, part["status"].tolist(), carried)
+def encode_lines(lines: np.ndarray) -> bytes:
+    """A structured array as an .npy image (no pickle): how GROSS reports are stored."""
+    buffer = io.BytesIO()
+    np.save(buffer, lines, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def decode_lines(blob: bytes | None, dtype: np.dtype) -> np.ndarray:
+    """Inverse of :func:`encode_lines`; an empty array for None."""
+    if blob is None:
+        return np.zeros(0, dtype)
+    lines = np.load(io.BytesIO(blob), allow_pickle=False)
+    if lines.dtype != dtype:
+        raise ValueError(f"stored report has dtype {lines.dtype}, expected {dtype}")
+    return lines
 
 
 def _carried_gross_array(rows: list[tuple], day: np.datetime64) -> np.ndarray:
@@ -515,9 +546,7 @@ def _stored_result(ledger: Ledger, run_id: str, day: np.datetime64, digest: str)
             "with different obligations; use another run_id for a new run"
         )
     rows = ledger.run_rows(run_id)
-    gross = np.zeros(len(rows["gross"]), GROSS_LINE_DTYPE)
-    for i, row in enumerate(rows["gross"]):
-        gross[i] = (*row[:12], _NAT if row[12] is None else np.datetime64(row[12], "D"))
+    gross = decode_lines(rows["gross"], GROSS_LINE_DTYPE)
     return SettlementResult(
         run_id, day, "already_settled", info["summary"].get("policy"),
         _net_line_array(rows["lines"]), gross, _shortfall_array(rows["shortfalls"]),
