@@ -184,18 +184,6 @@ class Terms:
             return self.ref * lots * self.fref
         return price_ticks * lots * self.f
 
-    def far_value(self, price_ticks: int, lots: int) -> int:
-        """What a swap buyer receives on the far date (0 for other instruments)."""
-        if self.swap:
-            return self.ref * lots * self.fref + price_ticks * lots * self.f
-        return 0
-
-    def max_value(self, price_ticks: int, lots: int) -> int:
-        """The largest amount a fill of ``lots`` at ``price_ticks`` writes to a record."""
-        if self.swap:
-            return self.ref * lots * self.fref + price_ticks * lots * self.f
-        return price_ticks * lots * self.f
-
     def table_row(self) -> tuple:
         ins = self.instrument
         _, digits, exponent = ins.tick_size.as_tuple()
