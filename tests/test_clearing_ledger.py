@@ -298,3 +298,22 @@ def test_empty_file_becomes_a_new_ledger(tmp_path):
         assert led.members() == []
     with Ledger(path) as led:  # and reopens as a ledger
         led.verify()
+
+
+def test_sqlite_file_without_any_table_becomes_a_ledger(tmp_path):
+    path = tmp_path / "blank.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.execute("DROP TABLE t")  # a valid database file that holds nothing
+    assert path.stat().st_size > 0
+    with Ledger(path) as led:
+        led.open_account(1, "KZT")
+    with Ledger(path) as led:
+        assert led.members() == [1]
+
+
+def test_bad_settle_date_for_commit(ledger):
+    ledger.reserve(1, "KZT", 10)
+    with pytest.raises(ValueError, match="settle_date"):
+        ledger.commit(1, "KZT", 10, "someday")
+    assert ledger.reserved(1, "KZT") == 10

@@ -391,3 +391,33 @@ def test_reports():
     text = summary(result, led)
     assert "member 3 failed" in text and "rolled to 2024-03-04" in text and "CCP exposure: KZT" in text
     assert result.to_pandas("gross").shape[0] == 3
+
+
+def test_run_ids_are_data_not_sql():
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100, (3, "KZT"): 20_000})
+    run_id = "o'brien'); DROP TABLE journal; --"
+    result = settle(led, D1, make_trades(FX), roll_to=D2, run_id=run_id)
+    assert result.run_id == run_id and led.has_run(run_id)
+    assert {row[3] for row in led.journal(run_id)} == {run_id}
+    assert settle(led, D1, make_trades(FX), roll_to=D2, run_id=run_id).status == "already_settled"
+    led.verify()
+
+
+@pytest.mark.parametrize("run_id", ["", "a\x00b", 5])
+def test_bad_run_ids_rejected(run_id):
+    led = new_ledger({(1, "KZT"): 50_000})
+    before = snapshot(led)
+    with pytest.raises(ValueError, match="run_id"):
+        settle(led, D1, make_trades(FX), roll_to=D2, run_id=run_id)
+    assert snapshot(led) == before
+
+
+def test_arrow_trades_settle_like_numpy_trades():
+    from exchange.clearing import trades_to_arrow
+
+    trades = make_trades(FX + SHARES)
+    funds = {(1, "KZT"): 60_000, (2, "USD"): 100, (2, "HSBK"): 5, (3, "KZT"): 30_000, (4, "KZT"): 9_000}
+    a, b = new_ledger(funds), new_ledger(funds)
+    settle(a, D1, trades, roll_to=D2)
+    settle(b, D1, trades_to_arrow(trades), roll_to=D2)
+    assert a.accounts() == b.accounts()

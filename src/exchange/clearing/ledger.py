@@ -189,7 +189,10 @@ def _asset(value: Any) -> str:
 
 
 def _day(value: Any) -> str:
-    day = np.datetime64(value, "D")
+    try:
+        day = np.datetime64(value, "D")
+    except (TypeError, ValueError):
+        raise ValueError(f"settle_date: {value!r} is not a date") from None
     if np.isnat(day):
         raise ValueError(f"settle_date: {value!r} is not a date")
     return str(day)
@@ -231,7 +234,7 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerCorrupt(f"ledger {self.path!r}: cannot open ({exc})") from exc
         try:
-            if fresh:
+            if fresh or self._no_tables(conn):
                 self._create(conn)
             else:
                 self._check_schema(conn)
@@ -243,6 +246,14 @@ class Ledger:
             conn.close()
             raise
         return conn
+
+    def _no_tables(self, conn: sqlite3.Connection) -> bool:
+        """True for an SQLite database without any table (e.g. a creation cut short by a
+        crash and rolled back): it holds nothing, so it becomes a new ledger."""
+        try:
+            return conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+        except sqlite3.DatabaseError:
+            return False  # not a database: _check_schema reports it
 
     def _create(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
@@ -513,7 +524,7 @@ class Ledger:
         day = _day(settle_date)
         return {(m, a): v for (m, a, d), v in self._committed_by_date.items() if d == day}
 
-    def _move_commitments(self, day: str, to_day: str | None, rolled: Mapping[tuple[int, str], int]) -> None:
+    def settle_commitments(self, day: str, to_day: str | None, rolled: Mapping[tuple[int, str], int]) -> None:
         """After the settlement run of ``day``: every commitment for ``day`` is done with
         (settled or failed); the failed debits ``rolled[(member, asset)]`` become commitments
         on ``to_day`` when they roll (None: cancelled)."""

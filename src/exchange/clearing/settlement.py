@@ -162,7 +162,7 @@ def settle(
     balances = ledger.post_run(record)
     if balances is None:  # another process settled this run id first
         return _stored_result(ledger, run_id, day, digest)
-    ledger._move_commitments(str(day), None if target is None else str(target), rolled)
+    ledger.settle_commitments(str(day), None if target is None else str(target), rolled)
     return SettlementResult(run_id, day, "settled", on_fail, *result_parts, _balance_array(balances))
 
 
