@@ -749,7 +749,8 @@ class Exchange:
         if done:
             fills = market.book.drain_trades()
             count = len(fills)
-            first = self.capture.add(fills, market.terms, self.now())
+            first = self.capture.add(fills, market.terms,
+                                     self._time if self._clock is None else self.now())
         stp = market.book.drain_stp_cancels() if self._stp_resting else None
         events = [self._report(ExecType.NEW, _NEW, oid, member, market.symbol, side, px, q, 0)] \
             if self._bus.active else None
@@ -797,8 +798,10 @@ class Exchange:
         if maker in book:  # only the last maker can be left partly filled
             cum[maker] = cum.get(maker, 0) + last[_QTY]
         else:
-            cum.pop(maker, None)
-            self._client_ids.pop(maker, None)
+            if cum:
+                cum.pop(maker, None)
+            if self._client_ids:
+                self._client_ids.pop(maker, None)
 
     def _fill_events(self, market: _Market, rows: list, first: int, events: list,
                      taker_px: int, taker_qty: int, taker_cum: int) -> None:

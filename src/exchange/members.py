@@ -4,7 +4,8 @@ A :class:`Member` trades under one of two regimes:
 
 * ``DEFERRED`` (the default): settles after the fact through clearing. Optionally a credit limit
   per currency (minor units): the net amount the member may owe in that currency across the
-  day's trades (payments minus receipts) plus the worst case of its open orders. Members without limits are not tracked at all (the hot path does no work for them).
+  day's trades (payments minus receipts) plus the worst case of its open orders. Members
+  without limits are not tracked at all (the hot path does no work for them).
 * ``PREFUNDED``: an order is accepted only if the member's available ledger balance
   (``Ledger.available``) covers its worst case, which is reserved while the order rests.
 
