@@ -54,8 +54,9 @@ def standard_flow(
       * MARKET (12%): side 50/50, quantity geometric with parameter ``market_qty_p``.
       * CANCEL (28%): ``1 - dead_cancel_share`` of them cancel a distinct earlier GTC order after
         an exponential lifetime (mean ``mean_lifetime`` NEW/MARKET messages), deeper orders more
-        often, so most still rest when the cancel arrives (some will have traded: about 9% of
-        cancels in the default 1M flow); the rest name a market order's id, which never rests.
+        often, so most still rest when the cancel arrives (some will have traded: in the default
+        1M flow about 12% of all cancels find no order); the rest name a market order's id,
+        which never rests.
     The mid is a lazy +-1 tick random walk from ``start_price`` (a step with prob ``walk_prob``
     per NEW/MARKET message). Order ids of NEW and MARKET messages are 1, 2, ... in message order,
     so none is ever reused. Raises ValueError for out-of-range parameters.
