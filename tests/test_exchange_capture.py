@@ -292,3 +292,29 @@ def test_no_spot_trades_publish_no_rate_and_swaps_need_a_reference():
     ex.open_session("morning")
     with pytest.raises(ValueError, match="NO_REFERENCE_RATE"):
         ex.submit(1, "USDKZT_SWAP_1D", Side.BUY, "0.20", 1000)
+
+
+def test_clearing_reads_the_records():
+    """The records are what clearing's netting accepts, and every (asset, date) nets to 0."""
+    from exchange.clearing import net
+
+    ex = make(reference_rates={"USDKZT": "470.00"})
+    ex.begin_day(THU)
+    rng = np.random.default_rng(11)
+    for session, symbols in (("morning", ["USDKZT_TOD", "USDKZT_SWAP_2D"]),
+                             ("day", ["KZTK"]), ("evening", ["USDKZT_TOM", "EURUSD_SPT"])):
+        ex.open_session(session)
+        for _ in range(200):
+            symbol = symbols[int(rng.integers(len(symbols)))]
+            low = {"USDKZT_SWAP_2D": 20, "KZTK": 120_000, "EURUSD_SPT": 10_900}.get(symbol,
+                                                                                  47_000)
+            ex.submit(int(rng.integers(1, 3)), symbol, int(rng.integers(0, 2)),
+                      price_ticks=low + int(rng.integers(0, 5)), lots=int(rng.integers(1, 5)))
+        ex.close_session(session)
+    obligations = net(ex.trades())
+    assert len(obligations.net) and len(obligations.gross)
+    per_key: dict = {}
+    for row in obligations.net:
+        key = (str(row["asset"]), row["date"])
+        per_key[key] = per_key.get(key, 0) + int(row["amount"])
+    assert per_key and all(total == 0 for total in per_key.values())

@@ -4,6 +4,7 @@ exactly the debits of its trades, and a credit-limited member never exceeds its 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 
 from exchange import STP, TIF, Exchange, NotOrderOwner, OrderRejected, Regime, RejectReason
 from exchange.calendar import Calendar
+from exchange.fees import DEFAULT_MINIMUM, FeeRule, FeeSchedule
+from exchange.instruments import Kind
 
 THU = dt.date(2024, 3, 7)
 CALENDAR = Calendar()
@@ -38,8 +41,13 @@ op = st.tuples(
 )
 
 
-def make(stp: STP, deposits: dict) -> Exchange:
-    ex = Exchange(calendar=CALENDAR, stp=stp, reference_rates={"USDKZT": "470.00"})
+def fee_schedule(taker: str, maker: str) -> FeeSchedule:
+    rule = FeeRule(taker_bp=Decimal(taker), maker_bp=Decimal(maker), minimum=DEFAULT_MINIMUM)
+    return FeeSchedule({kind: rule for kind in Kind})
+
+
+def make(stp: STP, deposits: dict, fees: FeeSchedule | None = None) -> Exchange:
+    ex = Exchange(calendar=CALENDAR, stp=stp, reference_rates={"USDKZT": "470.00"}, fees=fees)
     for member in PREFUNDED:
         ex.add_member(member, f"prefunded {member}", Regime.PREFUNDED)
         for asset, amount in deposits[member].items():
@@ -119,10 +127,11 @@ deposits = st.fixed_dictionaries({
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stp=st.sampled_from(list(STP)), funds=deposits,
+       rates=st.tuples(st.sampled_from(["0.5", "0", "40"]), st.sampled_from(["0.5", "0", "40"])),
        morning=st.lists(op, min_size=15, max_size=60),
        day=st.lists(op, min_size=15, max_size=60))
-def test_prefunded_members_never_owe_more_than_they_have(stp, funds, morning, day):
-    ex = make(stp, funds)
+def test_prefunded_members_never_owe_more_than_they_have(stp, funds, rates, morning, day):
+    ex = make(stp, funds, fee_schedule(*rates))
     for session, steps in (("morning", morning), ("day", day)):
         ex.open_session(session)
         orders: list = []

@@ -81,6 +81,15 @@ class FeeTerms:
     maker_num: int
     maker_den: int
     minimum: int
+    #: The higher of the taker and maker rates as (num, den): what a worst case must assume.
+    worst_rate: tuple[int, int] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.taker_num * self.maker_den >= self.maker_num * self.taker_den:
+            worst = (self.taker_num, self.taker_den)
+        else:
+            worst = (self.maker_num, self.maker_den)
+        object.__setattr__(self, "worst_rate", worst)
 
     @classmethod
     def of(cls, schedule: FeeSchedule, instrument: Instrument) -> "FeeTerms":
@@ -111,12 +120,6 @@ class FeeTerms:
             n, d = self.maker_num, self.maker_den
         return max((2 * value * n + d) // (2 * d), self.minimum)
 
-    @property
-    def worst_rate(self) -> tuple[int, int]:
-        """The higher of the taker and maker rates, as (num, den)."""
-        if self.taker_num * self.maker_den >= self.maker_num * self.taker_den:
-            return self.taker_num, self.taker_den
-        return self.maker_num, self.maker_den
 
 
 def fees_vector(value: np.ndarray, num: np.ndarray, den: np.ndarray,
