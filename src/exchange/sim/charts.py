@@ -1,0 +1,327 @@
+"""Charts of a simulated day (matplotlib, Agg backend: no display needed).
+
+Each function takes a :class:`~exchange.sim.day.DayResult` and returns a matplotlib
+``Figure``; :func:`png` turns one into PNG bytes. The charts:
+
+* :func:`price_chart`: USD/KZT trade prices (per-bin last, high-low band) and each session's
+  running VWAP through the day, session boundaries marked, the new official rate as a line;
+* :func:`depth_chart`: cumulative bid/ask depth of the main USD/KZT book at each session's
+  close;
+* :func:`volume_chart`: turnover per instrument and session (log scale: FX dwarfs securities);
+* :func:`positions_chart`: net obligations per member in each currency;
+* :func:`settlement_chart`: per settlement date, members settled and failed, and shortfalls.
+
+Large days are binned (a few hundred points per line), so drawing costs O(trades) numpy work
+plus a constant.
+"""
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: must precede pyplot
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MultipleLocator  # noqa: E402
+
+from exchange.records import SESSION_NAMES  # noqa: E402
+
+from .day import DayResult  # noqa: E402
+
+__all__ = ["price_chart", "depth_chart", "volume_chart", "positions_chart", "settlement_chart",
+           "png", "all_charts"]
+
+SESSION_COLORS = {"morning": "#f2c14e", "day": "#5b8def", "evening": "#8e5bd8"}
+_LINE_COLORS = {"TOD": "#1f5fa8", "TOM": "#2a9d5c", "SPT": "#c2571a"}
+_BUY, _SELL = "#2a9d5c", "#c8423b"
+_BINS_PER_SESSION = 240
+plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold",
+                     "axes.spines.top": False, "axes.spines.right": False})
+
+
+def png(fig: Figure, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _clock(seconds: float, _pos: object = None) -> str:
+    whole = int(round(seconds))
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}"
+
+
+def _usd_spot(result: DayResult) -> list[str]:
+    return [s for s in sorted(result.scenario.instruments)
+            if s.startswith("USDKZT_") and s.split("_")[1] in _LINE_COLORS]
+
+
+def _binned(t: np.ndarray, p: np.ndarray, q: np.ndarray, start: float, end: float) -> tuple:
+    """Per time bin: centre, last price, low, high, and the running VWAP at the bin's end."""
+    edges = np.linspace(start, end, _BINS_PER_SESSION + 1)
+    b = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, _BINS_PER_SESSION - 1)
+    used, last_rev = np.unique(b[::-1], return_index=True)
+    last = p[len(p) - 1 - last_rev]
+    low = np.full(_BINS_PER_SESSION, np.inf)
+    high = np.full(_BINS_PER_SESSION, -np.inf)
+    np.minimum.at(low, b, p)
+    np.maximum.at(high, b, p)
+    vwap = np.cumsum(p * q) / np.cumsum(q)
+    end_of_bin = len(p) - 1 - last_rev  # index of the bin's last trade
+    centre = (edges[used] + edges[used + 1]) / 2
+    return centre, last, low[used], high[used], vwap[end_of_bin]
+
+
+def price_chart(result: DayResult) -> Figure:
+    """USD/KZT through the day (see the module docstring)."""
+    fig, ax = plt.subplots(figsize=(10.5, 4.8), layout="constrained")
+    trades = result.trades
+    plotted = set()
+    for run in result.sessions:
+        code = SESSION_NAMES.index(run.name)
+        ax.axvspan(run.start, run.end, color=SESSION_COLORS[run.name], alpha=0.07, lw=0)
+        ax.axvline(run.start, color="#777777", lw=0.8, ls="--")
+        ax.text((run.start + run.end) / 2, 1.01, f"{run.name} session", ha="center",
+                va="bottom", transform=ax.get_xaxis_transform(), fontsize=9, color="#444444")
+        for symbol in _usd_spot(result):
+            sel = (trades["instrument"] == symbol) & (trades["session"] == code)
+            if not sel.any():
+                continue
+            tenor = symbol.split("_")[1]
+            color = _LINE_COLORS[tenor]
+            centre, last, low, high, vwap = _binned(trades["time"][sel], trades["price"][sel],
+                                                    trades["qty"][sel].astype(float),
+                                                    run.start, run.end)
+            first = symbol not in plotted
+            ax.fill_between(centre, low, high, color=color, alpha=0.15, lw=0,
+                            label=f"{symbol} high-low per bin" if first else None)
+            ax.plot(centre, last, color=color, lw=0.9,
+                    label=f"{symbol} last price" if first else None)
+            ax.plot(centre, vwap, color=color, lw=2.0, ls="--",
+                    label=f"{symbol} session VWAP" if first else None)
+            plotted.add(symbol)
+    ax.axvline(result.sessions[-1].end, color="#777777", lw=0.8, ls="--")
+    rate = result.day_end.official_rates.get("USDKZT")
+    if rate is not None:
+        ax.axhline(float(rate), color="black", lw=1.0, ls=":",
+                   label=f"official rate from {result.day_end.effective_date}: {rate}")
+    ax.xaxis.set_major_locator(MultipleLocator(1800))
+    ax.xaxis.set_major_formatter(FuncFormatter(_clock))
+    ax.set_xlim(result.sessions[0].start - 600, result.sessions[-1].end + 600)
+    ax.set_xlabel("time of day (Almaty)")
+    ax.set_ylabel("KZT per USD")
+    ax.set_title(f"USD/KZT on {result.date.isoformat()}: trade prices and VWAP", pad=18)
+    ax.grid(axis="y", color="#e5e5e5")
+    if plotted:
+        fig.legend(loc="outside lower center", ncol=4, frameon=False, fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no USD/KZT trades", ha="center", transform=ax.transAxes)
+    return fig
+
+
+def _main_symbol(run_symbols: tuple[str, ...]) -> str | None:
+    for symbol in ("USDKZT_TOD", "USDKZT_TOM", "USDKZT_SPT"):
+        if symbol in run_symbols:
+            return symbol
+    return run_symbols[0] if run_symbols else None
+
+
+def depth_chart(result: DayResult, levels: int = 40) -> Figure:
+    """Cumulative depth of the main USD/KZT book at each session's close (``levels`` a side)."""
+    runs = result.sessions
+    fig, axes = plt.subplots(1, len(runs), figsize=(10.5, 3.9), layout="constrained",
+                             squeeze=False)
+    for ax, run in zip(axes[0], runs):
+        symbol = _main_symbol(run.symbols)
+        ax.set_title(f"{run.name} close: {symbol}")
+        if symbol is None or symbol not in run.depth:
+            ax.text(0.5, 0.5, "no book", ha="center", transform=ax.transAxes)
+            continue
+        ins = result.scenario.instruments[symbol]
+        tick = float(ins.tick_size)
+        bids, asks = (side[:levels] for side in run.depth[symbol])
+        if len(bids) == 0 and len(asks) == 0:
+            ax.text(0.5, 0.5, "empty book", ha="center", transform=ax.transAxes)
+            continue
+        for rows, color, label in ((bids, _BUY, "bids"), (asks, _SELL, "asks")):
+            if len(rows):
+                px, cum = rows[:, 0] * tick, np.cumsum(rows[:, 1])
+                ax.fill_between(px, cum, step="post", color=color, alpha=0.35, lw=0)
+                ax.step(px, cum, where="post", color=color, lw=1.2,
+                        label=f"{label} ({int(cum[-1]):,} lots)")
+        ax.set_xlabel(f"{ins.quote.code} per {ins.base.code}")
+        ax.tick_params(axis="x", labelrotation=30)
+        top = max(int(bids[:, 1].sum()) if len(bids) else 0,
+                  int(asks[:, 1].sum()) if len(asks) else 0)
+        ax.set_ylim(0, top * 1.3)  # headroom for the legend above the steps
+        ax.legend(frameon=False, fontsize=8, loc="upper center", ncol=2)
+        ax.grid(axis="y", color="#e5e5e5")
+    lot = result.scenario.instruments["USDKZT_TOD"].lot_size \
+        if "USDKZT_TOD" in result.scenario.instruments else None
+    unit = f"cumulative depth, lots (1 lot = {lot:,} USD)" if lot else "cumulative depth, lots"
+    axes[0][0].set_ylabel(unit)
+    fig.suptitle(f"Order book depth at each session's close (best {levels} levels a side)",
+                 fontweight="bold", fontsize=10)
+    return fig
+
+
+def volume_chart(result: DayResult) -> Figure:
+    """Turnover (KZT) per instrument and session, log scale."""
+    stats = result.exchange.session_stats(result.date)
+    symbols = sorted({s.instrument for s in stats},
+                     key=lambda s: list(result.scenario.instruments).index(s))
+    fig, ax = plt.subplots(figsize=(10.5, 0.42 * max(4, len(symbols)) + 1.2),
+                           layout="constrained")
+    by_symbol: dict[str, list] = {s: [] for s in symbols}
+    for s in stats:
+        by_symbol[s.instrument].append(s)
+    used = set()
+    for y, symbol in enumerate(symbols):
+        rows = by_symbol[symbol]
+        width = 0.8 / len(rows)
+        for i, s in enumerate(rows):
+            pos = y - 0.4 + width * (i + 0.5)
+            value = float(s.turnover)
+            ax.barh(pos, value, height=width * 0.9, color=SESSION_COLORS[s.session],
+                    label=s.session if s.session not in used else None)
+            used.add(s.session)
+            ax.text(value * 1.08, pos, _short_kzt(value), va="center", fontsize=7.5)
+    ax.set_yticks(range(len(symbols)), symbols)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    if stats:
+        top = max(float(s.turnover) for s in stats)
+        ax.set_xlim(right=top * 8)
+    ax.set_xlabel("turnover, KZT (log scale)")
+    ax.set_title("Turnover per instrument and session")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=SESSION_COLORS[n]) for n in SESSION_NAMES
+               if n in used]
+    ax.legend(handles, [n for n in SESSION_NAMES if n in used], frameon=False,
+              loc="lower right", title="session")
+    ax.grid(axis="x", color="#e5e5e5")
+    return fig
+
+
+def _short_kzt(value: float) -> str:
+    for size, suffix in ((1e9, "bn"), (1e6, "mn"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:,.1f} {suffix}"
+    return f"{value:,.0f}"
+
+
+_UNITS = {"KZT": (1e6, "million KZT"), "USD": (1e3, "thousand USD"),
+          "EUR": (1e3, "thousand EUR"), "RUB": (1e6, "million RUB")}
+
+
+def positions_chart(result: DayResult) -> Figure:
+    """Net obligations per member and currency, all dates (+ receives, - pays)."""
+    net = result.obligations.net
+    members = [m.id for m in result.scenario.members]
+    assets = [a for a in ("KZT", "USD", "EUR", "RUB") if a in result.scenario.instruments.assets]
+    fig, axes = plt.subplots(1, len(assets), figsize=(10.5, 0.3 * len(members) + 1.6),
+                             layout="constrained", sharey=True, squeeze=False)
+    failed = {m for s in result.settlements for m in s.result.failed_members}
+    for ax, asset in zip(axes[0], assets):
+        size, unit = _UNITS[asset]
+        decimals = result.scenario.instruments.assets[asset].decimals
+        mine = net[net["asset"] == asset]
+        totals = np.zeros(len(members))
+        for i, m in enumerate(members):
+            totals[i] = mine["amount"][mine["member"] == m].sum() / 10**decimals / size
+        colors = [_BUY if v >= 0 else _SELL for v in totals]
+        ax.barh(range(len(members)), totals, color=colors, height=0.7)
+        ax.axvline(0, color="#444444", lw=0.8)
+        ax.set_title(asset)
+        ax.set_xlabel(unit)
+        ax.tick_params(axis="x", labelrotation=30)
+        ax.grid(axis="x", color="#e5e5e5")
+    labels = [f"{result.member_name(m)}{' (failed)' if m in failed else ''}" for m in members]
+    axes[0][0].set_yticks(range(len(members)), labels)
+    for tick, m in zip(axes[0][0].get_yticklabels(), members):
+        if m in failed:
+            tick.set_color(_SELL)
+            tick.set_fontweight("bold")
+    axes[0][0].invert_yaxis()
+    fig.suptitle("Net obligations per member and currency, all settlement dates "
+                 "(green receives, red pays)", fontweight="bold", fontsize=10)
+    return fig
+
+
+def settlement_chart(result: DayResult) -> Figure:
+    """Per settlement date: members settled / failed, and the shortfalls by asset."""
+    days = result.settlements
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.6), layout="constrained")
+    labels = [f"{d.date.isoformat()}\n{_tenor(result, d.date)}" for d in days]
+    settled, failed = [], []
+    for d in days:
+        lines = d.result.net[(d.result.net["kind"] == "net") & (d.result.net["member"] >= 0)]
+        members = set(lines["member"].tolist())
+        failed.append(len(d.result.failed_members))
+        settled.append(len(members) - failed[-1])
+    x = np.arange(len(days))
+    left.bar(x, settled, color=_BUY, label="settled")
+    left.bar(x, failed, bottom=settled, color=_SELL, label="failed (rolled)")
+    for i, d in enumerate(days):
+        names = ", ".join(result.member_name(m) for m in d.result.failed_members)
+        if names:
+            left.text(i, settled[i] + failed[i] + 0.3, names, ha="center", va="bottom",
+                      fontsize=7.5, color=_SELL, wrap=True)
+    left.set_xticks(x, labels)
+    left.set_ylabel("members with obligations")
+    left.set_title("NET settlement: members per date")
+    left.set_ylim(0, max([s + f for s, f in zip(settled, failed)] + [1]) * 1.3)
+    left.legend(frameon=False, loc="upper right", fontsize=8)
+    _shortfalls(right, result, labels)
+    fig.suptitle("Settlement outcome", fontweight="bold", fontsize=10)
+    return fig
+
+
+def _tenor(result: DayResult, day) -> str:
+    """``T+n``: business days (at home) from the trade date to ``day``."""
+    from exchange.instruments import KZT
+
+    n, current = 0, result.date
+    while current < day and n < 30:
+        current = result.exchange.calendar.next_business_day(current, (KZT,))
+        n += 1
+    return f"T+{n}"
+
+
+def _shortfalls(ax, result: DayResult, labels: list[str]) -> None:
+    """Grouped bars: the shortfall per asset and date, in the asset's display unit."""
+    assets = sorted({a for d in result.settlements for a in d.result.shortfalls["asset"].tolist()})
+    if not assets:
+        ax.text(0.5, 0.5, "no shortfalls: everything settled", ha="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    width = 0.8 / len(assets)
+    for j, asset in enumerate(assets):
+        size, unit = _UNITS.get(asset, (1.0, asset))
+        decimals = result.scenario.instruments.assets[asset].decimals
+        values = []
+        for d in result.settlements:
+            s = d.result.shortfalls[d.result.shortfalls["asset"] == asset]
+            values.append(float((s["needed"] - s["available"]).sum()) / 10**decimals / size)
+        pos = np.arange(len(labels)) - 0.4 + width * (j + 0.5)
+        bars = ax.bar(pos, values, width * 0.9, label=f"{asset} ({unit})",
+                      color=["#c8423b", "#e08a3c", "#8e5bd8", "#5b8def"][j % 4])
+        ax.bar_label(bars, labels=[f"{v:,.1f}" if v else "" for v in values], fontsize=7.5,
+                     padding=2)
+    ax.set_xticks(np.arange(len(labels)), labels)
+    ax.set_ylabel(f"shortfall, {_UNITS.get(assets[0], (1, assets[0]))[1]}" if len(assets) == 1
+                  else "shortfall (unit per asset, see legend)")
+    ax.set_title("Shortfall of failed members per date")
+    ax.legend(frameon=False, fontsize=8)
+    ax.margins(y=0.2)
+
+
+def all_charts(result: DayResult) -> dict[str, bytes]:
+    """Every chart as PNG bytes, by key."""
+    makers = {"price": price_chart, "depth": depth_chart, "volume": volume_chart,
+              "positions": positions_chart, "settlement": settlement_chart}
+    return {key: png(make(result)) for key, make in makers.items()}

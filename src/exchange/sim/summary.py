@@ -1,0 +1,222 @@
+"""The key numbers of a simulated day as plain tables, for the console and the HTML report.
+
+Each function takes a :class:`~exchange.sim.day.DayResult` and returns a :class:`Table`:
+a title, column names, rows of already formatted strings (amounts in whole units with
+thousands separators, prices on the instrument's tick grid) and which columns are numeric
+(right-aligned). Nothing here prints or draws; ``console`` and ``report`` render these.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import numpy as np
+
+from .day import DayResult
+
+__all__ = ["Table", "overview", "session_runs", "session_stats", "official_rates",
+           "refusals", "obligations", "obligations_by_date", "settlement",
+           "outstanding", "members", "money", "all_tables"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table of formatted cells; ``numeric[i]`` right-aligns column i."""
+
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+    note: str = ""
+    highlight: list[bool] = field(default_factory=list)  # rows to emphasise (failures)
+
+
+def money(result: DayResult, asset: str, minor: int, places: int | None = None) -> str:
+    """``minor`` units of ``asset`` as whole units with thousands separators."""
+    value = result.scenario.instruments.assets[asset].from_minor(int(minor))
+    if places is not None:
+        return f"{value:,.{places}f}"
+    return f"{value:,}"
+
+
+def _price(value: Decimal) -> str:
+    return f"{value:,}"
+
+
+def overview(result: DayResult) -> Table:
+    """The day in a few numbers."""
+    trades = result.trades
+    rows = [
+        ["Trade date", result.date.isoformat()],
+        ["Seed", str(result.scenario.seed)],
+        ["Members", f"{len(result.scenario.members)} "
+                    f"({sum(m.regime.value == 'PREFUNDED' for m in result.scenario.members)} "
+                    f"pre-funded)"],
+        ["Order messages", f"{result.orders:,} ({result.orders_per_session:,} per session)"],
+        ["Trades", f"{len(trades):,}"],
+        ["Turnover (KZT)", money(result, "KZT", int(trades["quote_amount"].sum()), 0)
+         if len(trades) else "0"],
+        ["Settlement dates", ", ".join(s.date.isoformat() for s in result.settlements)],
+    ]
+    return Table("overview", "The day at a glance", ["", ""], rows, [False, False])
+
+
+def session_runs(result: DayResult) -> Table:
+    """Per session: hours, orders, trades, refusals, expiries, speed."""
+    rows = []
+    for run in result.sessions:
+        rows.append([run.name, f"{_hhmm(run.start)}-{_hhmm(run.end)}", f"{run.orders:,}",
+                     f"{run.trades:,}", f"{sum(run.refusals.values()):,}", f"{run.expired:,}",
+                     f"{run.orders_per_second:,.0f}"])
+    return Table("sessions", "Sessions", ["Session", "Hours", "Orders", "Trades", "Refused",
+                                          "Expired at close", "Orders/s (wall)"],
+                 rows, [False, False, True, True, True, True, True],
+                 note="Orders count every order message: new, market, cancel and modify.")
+
+
+def _hhmm(seconds: float) -> str:
+    whole = int(round(seconds))
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}"
+
+
+def session_stats(result: DayResult) -> Table:
+    """Per session and instrument: trades, volume, OHLC, VWAP (from the exchange)."""
+    rows = []
+    for s in result.exchange.session_stats(result.date):
+        unit = result.scenario.instruments[s.instrument].base.code
+        rows.append([s.session, s.instrument, f"{s.trades:,}", f"{s.volume:,} {unit}",
+                     f"{s.turnover:,.0f}", _price(s.open), _price(s.high), _price(s.low),
+                     _price(s.close), _price(s.vwap)])
+    return Table("stats", "Trading by session and instrument",
+                 ["Session", "Instrument", "Trades", "Volume", "Turnover (KZT)", "Open",
+                  "High", "Low", "Close", "VWAP"],
+                 rows, [False, False] + [True] * 8,
+                 note="Prices in KZT per unit of the base asset; a swap's in KZT swap points. "
+                      "Turnover of a swap counts its near leg.")
+
+
+def official_rates(result: DayResult) -> Table:
+    """The day's weighted average rates, official from the next business day."""
+    end = result.day_end
+    rows = [[f"{pair[:3]}/{pair[3:]}", f"{rate:,}", end.effective_date.isoformat()]
+            for pair, rate in sorted(end.official_rates.items())]
+    return Table("official", "Official rates (weighted average of the day's spot trades)",
+                 ["Pair", "Rate (KZT)", "In force from"], rows, [False, True, False])
+
+
+def refusals(result: DayResult) -> Table:
+    """Refused order messages by reason and session."""
+    reasons = sorted({r for run in result.sessions for r in run.refusals}, key=lambda r: r.value)
+    rows = []
+    for reason in reasons:
+        counts = [run.refusals.get(reason, 0) for run in result.sessions]
+        rows.append([reason.value] + [f"{n:,}" for n in counts] + [f"{sum(counts):,}"])
+    names = [run.name for run in result.sessions]
+    return Table("refusals", "Refusals by reason", ["Reason"] + names + ["Total"], rows,
+                 [False] + [True] * (len(names) + 1),
+                 note="INSUFFICIENT_FUNDS: a pre-funded member's available balance did not "
+                      "cover the order's worst case.")
+
+
+def _currencies(result: DayResult) -> list[str]:
+    assets = result.scenario.instruments.assets
+    return sorted((a for a in assets if assets[a].is_currency),
+                  key=lambda a: (a != "KZT", a))
+
+
+def obligations(result: DayResult) -> Table:
+    """Net obligations per member and currency over all settlement dates (+ receives)."""
+    net = result.obligations.net
+    currencies = _currencies(result)
+    totals: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for member, asset, amount in zip(net["member"].tolist(), net["asset"].tolist(),
+                                     net["amount"].tolist()):
+        totals[member][asset] += amount
+    rows = []
+    for member in sorted(totals, key=lambda m: (m < 0, abs(m))):
+        spec = None if member < 0 else result.scenario.member(member)
+        role = spec.role if spec else "exchange"
+        rows.append([str(member), result.member_name(member), role]
+                    + [money(result, a, totals[member][a], 2) if totals[member][a] else "-"
+                       for a in currencies])
+    return Table("obligations", "Net obligations per member (all dates; + receives, - pays)",
+                 ["Id", "Member", "Role"] + currencies, rows,
+                 [True, False, False] + [True] * len(currencies),
+                 note="Multilateral net against the clearing house of the currency trades; "
+                      "securities settle gross, deal by deal.")
+
+
+def obligations_by_date(result: DayResult) -> Table:
+    """Net obligations per settlement date, member and currency."""
+    net = result.obligations.net
+    rows = []
+    for day, member, asset, amount in zip(net["date"].astype(str).tolist(),
+                                          net["member"].tolist(), net["asset"].tolist(),
+                                          net["amount"].tolist()):
+        rows.append([day, result.member_name(member), asset, money(result, asset, amount, 2)])
+    return Table("obligations_by_date", "Net obligations by settlement date",
+                 ["Date", "Member", "Asset", "Amount"], rows, [False, False, False, True])
+
+
+def settlement(result: DayResult) -> Table:
+    """Per settlement run: who settled, who failed and by how much, where failures went."""
+    rows, marks = [], []
+    for day in result.settlements:
+        res = day.result
+        lines = res.net[res.net["kind"] == "net"]
+        members = sorted(set(lines["member"][lines["member"] >= 0].tolist()))
+        failed = res.failed_members
+        short = res.shortfalls
+        shortfall = "; ".join(
+            f"{result.member_name(int(m))} {a} {money(result, a, int(n - v), 2)}"
+            for m, a, n, v in zip(short["member"].tolist(), short["asset"].tolist(),
+                                  short["needed"].tolist(), short["available"].tolist()))
+        rolled = sorted({str(d) for d in lines["carried_to"][~np.isnat(lines["carried_to"])]})
+        gross_ok = int((res.gross["status"] == "settled").sum())
+        topups = "; ".join(f"{result.member_name(m)} {money(result, a, x, 2)} {a}"
+                           for m, a, x in day.top_ups)
+        rows.append([day.date.isoformat(), f"{len(members) - len(failed)} / {len(members)}",
+                     ", ".join(result.member_name(m) for m in failed) or "-",
+                     shortfall or "-", ", ".join(rolled) or "-",
+                     f"{gross_ok:,} / {len(res.gross):,}", topups or "-"])
+        marks.append(bool(failed) or gross_ok < len(res.gross))
+    return Table("settlement", "Settlement outcome per date",
+                 ["Date", "Members settled", "Failed", "Shortfall", "Rolled to",
+                  "Gross deals settled", "Top-ups before the run"],
+                 rows, [False, True, False, False, False, True, False],
+                 note="DVP: a member settles all its obligations of the date or none; the "
+                      "clearing house fronts a failed member and its obligations roll to the "
+                      "next business day.", highlight=marks)
+
+
+def outstanding(result: DayResult) -> Table:
+    """Obligations still open after the last settlement run."""
+    rows = [[day, result.member_name(m), a, money(result, a, x, 2)]
+            for day, m, a, x in result.outstanding]
+    return Table("outstanding", "Still outstanding after the last run",
+                 ["Due", "Member", "Asset", "Amount"], rows, [False, False, False, True])
+
+
+def members(result: DayResult) -> Table:
+    """The members, their regime and opening balances."""
+    currencies = _currencies(result)
+    rows = []
+    for spec in result.scenario.members:
+        rows.append([str(spec.id), spec.name, spec.role, spec.regime.value]
+                    + [money(result, a, result.opening.get((spec.id, a), 0), 0)
+                       for a in currencies])
+    return Table("members", "Members and opening balances",
+                 ["Id", "Member", "Role", "Regime"] + currencies, rows,
+                 [True, False, False, False] + [True] * len(currencies))
+
+
+def all_tables(result: DayResult) -> dict[str, Table]:
+    """Every table of the report, by key."""
+    tables = [overview(result), session_runs(result), session_stats(result),
+              official_rates(result), refusals(result), obligations(result),
+              obligations_by_date(result), settlement(result), outstanding(result),
+              members(result)]
+    return {t.key: t for t in tables}
+
