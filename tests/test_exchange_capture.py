@@ -318,3 +318,37 @@ def test_clearing_reads_the_records():
         key = (str(row["asset"]), row["date"])
         per_key[key] = per_key.get(key, 0) + int(row["amount"])
     assert per_key and all(total == 0 for total in per_key.values())
+
+
+def _mixed_day(flush_every: int) -> list:
+    """A seeded day over spot, swap and security markets; the records as Python values."""
+    ex = make(reference_rates={"USDKZT": "471.30", "EURKZT": "505.10"})
+    ex.capture = TradeCapture([m.instrument for m in ex._by_index], flush_every=flush_every)
+    ex.begin_day(THU)
+    rng = np.random.default_rng(5)
+    for session, symbols in (("morning", ["USDKZT_TOD", "EURKZT_SWAP_2D"]),
+                             ("day", ["KZTK"]), ("evening", ["EURUSD_TOM", "RUBKZT_SPT"])):
+        ex.open_session(session)
+        for i in range(150):
+            symbol = symbols[i % len(symbols)]
+            ex.set_time(40_000 + i * 0.5)
+            ex.submit(int(rng.integers(1, 3)), symbol, int(rng.integers(0, 2)),
+                      price_ticks=int(rng.integers(100, 140)), lots=int(rng.integers(1, 30)))
+        ex.close_session(session)
+    return ex.trades().tolist()
+
+
+def test_small_and_vectorised_flushes_give_the_same_records(monkeypatch):
+    calls = {"rows": 0, "vectorised": 0}
+    for path in calls:
+        method = getattr(TradeCapture, f"_flush_{path}")
+        monkeypatch.setattr(TradeCapture, f"_flush_{path}",
+                            lambda self, _m=method, _p=path: (calls.__setitem__(
+                                _p, calls[_p] + 1), _m(self))[1])
+    by_rows = _mixed_day(flush_every=1)  # every flush is a few fills: row by row
+    assert calls["rows"] > 100
+    calls.update(rows=0, vectorised=0)
+    vectorised = _mixed_day(flush_every=10**9)  # one flush of everything at the end
+    assert calls == {"rows": 0, "vectorised": 1}
+    assert len(by_rows) > 100
+    assert by_rows == vectorised

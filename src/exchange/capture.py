@@ -137,6 +137,14 @@ def fees_vector(value: np.ndarray, num: np.ndarray, den: np.ndarray,
 # --------------------------------------------------------------------------- terms
 
 
+# Positions of taker_id, maker_id, taker_owner, maker_owner, taker_side, price, qty in a book
+# trade row (TRADE_DTYPE) as a tuple.
+_FILL_FIELDS = tuple(TRADE_DTYPE.names.index(n) for n in (
+    "taker_id", "maker_id", "taker_owner", "maker_owner", "taker_side", "price", "qty"))
+#: At most this many pending fills are flushed row by row (a vectorised pass costs about 45
+#: numpy calls whatever its size); more are flushed vectorised.
+SMALL_FLUSH = 24
+
 _TERMS_DTYPE = np.dtype([
     ("instr", "i4"), ("session", "i1"), ("trade_date", "M8[D]"), ("settle", "M8[D]"),
     ("far", "M8[D]"), ("ref", "i8"), ("f", "i8"), ("bpl", "i8"), ("fref", "i8"),
@@ -171,6 +179,7 @@ class Terms:
     quote_code: str = field(init=False)
     base_code: str = field(init=False)
     settle_day: np.datetime64 = field(init=False)  # settle as numpy day: cheap for the ledger
+    _row_constants: tuple = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         ins = self.instrument
@@ -180,6 +189,31 @@ class Terms:
         self.fref = ins.swap_legs(1, 1, 1).near_quote if self.swap else 0
         self.quote_code, self.base_code = ins.quote.code, ins.base.code
         self.settle_day = _days(self.settle)
+        _, digits, exponent = ins.tick_size.as_tuple()
+        coefficient = int("".join(map(str, digits)))
+        self._row_constants = (float(coefficient * 10 ** max(exponent, 0)),
+                               float(10 ** max(-exponent, 0)), _days(self.trade_date),
+                               _days(self.far))
+
+    def record(self, trade_id: int, fill: tuple, time: float) -> tuple:
+        """The TRADE_RECORD_DTYPE row of one fill (a book trade row as a tuple), the same
+        values as the vectorised :meth:`TradeCapture.flush` computes. O(1)."""
+        mul, div, trade_day, far_day = self._row_constants
+        taker_id, maker_id, taker_owner, maker_owner, side, px, qty = (
+            fill[i] for i in _FILL_FIELDS)
+        base, value = qty * self.bpl, px * qty * self.f
+        near = self.ref * qty * self.fref if self.swap else value
+        buy_taker = side == 0
+        fee_buyer, fee_seller = self.fees.fee(near, buy_taker), self.fees.fee(near, not buy_taker)
+        if buy_taker:
+            buyer, seller, buy_id, sell_id = taker_owner, maker_owner, taker_id, maker_id
+        else:
+            buyer, seller, buy_id, sell_id = maker_owner, taker_owner, maker_id, taker_id
+        far_base, far_quote = (base, near + value) if self.swap else (0, 0)
+        return (trade_id, trade_day, self.session, self.instrument.symbol, buyer, seller, side,
+                buy_id, sell_id, px, px * mul / div, qty, time, self.base_code,
+                self.quote_code, self.settle_day, base, near, far_day, far_base, far_quote,
+                fee_buyer, fee_seller, self.instrument.settlement)
 
     def near_value(self, price_ticks: int, lots: int) -> int:
         """What the buyer pays on the (near) settle date, before fees."""
@@ -189,10 +223,7 @@ class Terms:
 
     def table_row(self) -> tuple:
         ins = self.instrument
-        _, digits, exponent = ins.tick_size.as_tuple()
-        coefficient = int("".join(map(str, digits)))
-        mul = float(coefficient * 10 ** max(exponent, 0))
-        div = float(10 ** max(-exponent, 0))
+        mul, div = self._row_constants[:2]
         tn, td, mn, md, m = (self.fees.taker_num, self.fees.taker_den, self.fees.maker_num,
                              self.fees.maker_den, self.fees.minimum)
         return (self.index, self.session, _days(self.trade_date), _days(self.settle),
@@ -274,6 +305,7 @@ class TradeCapture:
         self._pending = 0  # fills pending, not yet records
         self._flush_every = flush_every
         self._terms = np.zeros(16, _TERMS_DTYPE)
+        self._terms_objects: list[Terms] = []
         self._n_terms = 0
 
     # -- writing ---------------------------------------------------------------------------
@@ -285,6 +317,7 @@ class TradeCapture:
             grown[: self._n_terms] = self._terms[: self._n_terms]
             self._terms = grown
         self._terms[self._n_terms] = terms.table_row()
+        self._terms_objects.append(terms)
         terms.row = self._n_terms
         self._n_terms += 1
         return terms
@@ -322,6 +355,31 @@ class TradeCapture:
         """Turn the pending fills into records, vectorised. O(pending fills + chunks)."""
         if not self._pending:
             return
+        if self._pending <= SMALL_FLUSH:
+            self._flush_rows()
+        else:
+            self._flush_vectorised()
+        # New containers: views made by the flush may still export the old ones' memory.
+        self._raw = bytearray()
+        self._chunk_rows, self._chunk_counts = array("q"), array("q")
+        self._chunk_times = array("d")
+        self._pending = 0
+
+    def _flush_rows(self) -> None:
+        """Few pending fills: one Python row each (cheaper than the vectorised pass's fixed
+        cost). Same values, by :meth:`Terms.record`."""
+        self._reserve(self._pending)
+        fills = np.frombuffer(self._raw, dtype=TRADE_DTYPE).tolist()
+        at = 0
+        for row, count, time in zip(self._chunk_rows, self._chunk_counts, self._chunk_times):
+            terms = self._terms_objects[row]
+            for fill in fills[at: at + count]:
+                self._buf[self._n] = terms.record(self._n + 1, fill, time)
+                self._instr[self._n] = terms.index
+                self._n += 1
+            at += count
+
+    def _flush_vectorised(self) -> None:
         fills = np.frombuffer(self._raw, dtype=TRADE_DTYPE)
         lengths = np.frombuffer(self._chunk_counts, dtype=np.int64)
         terms = self._terms[np.repeat(np.frombuffer(self._chunk_rows, np.int64), lengths)]
@@ -331,11 +389,6 @@ class TradeCapture:
         self._fill_records(self._buf[self._n: self._n + k], fills, terms, times)
         self._instr[self._n: self._n + k] = terms["instr"]
         self._n += k
-        # New containers: the views above still export the old ones' memory.
-        self._raw = bytearray()
-        self._chunk_rows, self._chunk_counts = array("q"), array("q")
-        self._chunk_times = array("d")
-        self._pending = 0
 
     def _fill_records(self, out: np.ndarray, fills: np.ndarray, t: np.ndarray,
                       times: np.ndarray) -> None:
