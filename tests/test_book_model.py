@@ -1,0 +1,376 @@
+"""The compiled book against the pure-Python model (tests/model.py) on random message streams.
+
+Each hypothesis example drives `exchange.OrderBook` and `ModelBook` with the same calls, in a
+narrow price range (95..105) so that books cross often, with few owners, small reusable ids
+(plus the int64 extremes), every TIF, markets, cancels and modifies of live and dead ids,
+invalid values and `process` batches, under each STP mode. After every step it compares the
+outcome (return value or exception type), the drained trades and STP cancels and everything a
+reader can see, and checks the invariants: never crossed at rest, every resting qty > 0, and
+quantity conservation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+from conftest import compiled_book_class
+from model import (
+    BUY,
+    CANCEL,
+    FOK,
+    GTC,
+    IOC,
+    MARKET,
+    MODIFY,
+    NEW,
+    POST_ONLY,
+    INT64_MAX,
+    INT64_MIN,
+    MESSAGE_DTYPE,
+    ORDER_FIELDS,
+    SELL,
+    STP_FIELDS,
+    TRADE_FIELDS,
+    ModelBook,
+    apply_single,
+    records,
+    single_equivalent,
+    snapshot,
+    stp_cancels,
+    trades,
+)
+
+CLEAR_FIELDS = ORDER_FIELDS + ("side",)
+
+# ------------------------------------------------------------------ strategies
+# sampled_from picks uniformly and shrinks towards the first element: common, valid values come
+# first and are repeated to weight them; invalid ones are a few percent of each field.
+def _weighted(common: list, rare: list, repeat: int) -> st.SearchStrategy:
+    return st.sampled_from(common * repeat + rare)
+
+
+_EXTREME_IDS = [-1, INT64_MIN, INT64_MAX]
+ids = _weighted(list(range(0, 16)), _EXTREME_IDS, 4)
+prices = _weighted(list(range(95, 106)), [0, -1, INT64_MAX], 12)
+qtys = _weighted(list(range(1, 11)), [0, -1], 15)
+modify_qtys = _weighted(list(range(0, 13)), [-1], 12)
+sides = _weighted([BUY, SELL], [2, -1], 50)
+tifs = _weighted([GTC] * 7 + [IOC, FOK, POST_ONLY], [4, -1], 10)
+owners = st.integers(0, 2)
+actions = _weighted([NEW] * 4 + [CANCEL, MARKET, MODIFY, MODIFY], [4, -1], 6)
+stp_modes = st.sampled_from([0, 1, 2])
+# values that fit no int64 or are not integers: every single call must refuse them
+not_int64 = st.sampled_from([2**63, -(2**63) - 1, 2**64 + 1, 1.5, "7", None])
+
+# Some fields are drawn as choices that `resolve_call` turns into values given the book at that
+# step, so that cancels and modifies mostly hit resting orders, new orders mostly use free ids,
+# and modifies often keep the price or the quantity; the strategies themselves stay fixed
+# (building strategies per step would make generation far slower than the books).
+_pick = st.tuples(st.integers(0, 19), st.integers(0, 2**16))
+old_ids = st.tuples(st.just("old"), _pick, ids)  # 85 % resting, else any pool id
+new_ids = st.tuples(st.just("new"), _pick, ids)  # 85 % free, 10 % any, 5 % resting
+row_ids = st.tuples(st.just("row"), _pick, ids)  # "old" for CANCEL/MODIFY rows, else "new"
+# buys 95..101, sells 99..105: books cross often at 99..101 and still build some depth
+limit_prices = _weighted([("px", offset) for offset in range(7)], [0, -1, INT64_MAX], 12)
+new_qtys = st.tuples(st.just("mq"), st.integers(0, 9), modify_qtys)
+new_prices = st.tuples(st.just("mp"), st.integers(0, 9), prices)
+FREE_POOL = range(0, 24)
+
+
+def _resolve(value, book: dict, side):
+    """One drawn field as a concrete value; `book` maps resting ids to (side, price, qty)."""
+    if not (isinstance(value, tuple) and value and isinstance(value[0], str)):
+        return value
+    live = sorted(book)
+    kind, choice, raw = value[0], value[1], value[-1]
+    if kind == "old":
+        return live[choice[1] % len(live)] if choice[0] < 17 and live else raw
+    if kind == "new":
+        free = [i for i in FREE_POOL if i not in book]
+        if choice[0] < 17 and free:
+            return free[choice[1] % len(free)]
+        return live[choice[1] % len(live)] if choice[0] == 19 and live else raw
+    if kind == "px":
+        return (99 if side == SELL else 95) + choice
+    return raw  # "mq"/"mp" for an order that is not resting: resolved in _modify_args
+
+
+def _modify_args(args: tuple, book: dict) -> tuple:
+    """Modify (id, qty, price): qty 0, one less, the same or one more, or drawn; the price kept
+    (None), the same, one tick either way, or drawn."""
+    order_id = _resolve(args[0], book, None)
+    qty, price = args[1], args[2]
+    if isinstance(price, tuple) and price[0] == "px":  # a batch row drawn for NEW
+        price = ("mp", price[1], 95 + price[1])
+    if order_id in book and isinstance(qty, tuple):
+        _, now_price, now_qty = book[order_id]
+        qty = [0, max(now_qty - 1, 0), now_qty, now_qty, now_qty + 1][qty[1]] if qty[1] < 5 else qty[2]
+    if order_id in book and isinstance(price, tuple):
+        now_price = book[order_id][1]
+        price = [None, None, None, now_price, now_price + 1, now_price - 1][price[1]] if (
+            price[1] < 6) else price[2]
+    return (order_id, _resolve(qty, {}, None), _resolve(price, {}, None))
+
+
+def resolve_call(method: str, args: tuple, book: dict) -> tuple:
+    """A drawn call with concrete values, given the resting orders `{id: (side, price, qty)}`."""
+    if method == "submit":
+        return tuple(_resolve(v, book, args[1]) for v in args)
+    if method == "modify":
+        return _modify_args(args, book)
+    if method == "process":
+        rows = []
+        for row in args[0]:
+            if isinstance(row[1], tuple):
+                row = (row[0], ("old" if row[0] in (CANCEL, MODIFY) else "new",) + row[1][1:]) + row[2:]
+            if row[0] == MODIFY:
+                order_id, qty, price = _modify_args((row[1], row[4], row[3]), book)
+                row = (row[0], order_id, row[2], price or 0, qty) + row[5:]
+            rows.append(tuple(_resolve(v, book, row[2]) for v in row))
+        return (rows,)
+    return tuple(_resolve(v, book, None) for v in args)
+
+
+submits = st.tuples(st.just("submit"), st.tuples(new_ids, sides, limit_prices, qtys, tifs, owners))
+markets = st.tuples(st.just("market"), st.tuples(new_ids, sides, qtys, owners))
+cancels = st.tuples(st.just("cancel"), st.tuples(old_ids))
+modifies = st.tuples(st.just("modify"), st.tuples(old_ids, new_qtys, new_prices))
+message_rows = st.tuples(actions, row_ids, sides, limit_prices, new_qtys, tifs, owners)
+batches = st.tuples(st.just("process"), st.tuples(st.lists(message_rows, max_size=8)))
+
+
+@st.composite
+def bad_calls(draw):
+    """A valid-looking call with one argument replaced by a value that is no int64."""
+    method, args = draw(st.one_of(submits, markets, cancels, modifies))
+    position = draw(st.integers(0, len(args) - 1))
+    value = draw(not_int64)
+    if method == "modify" and position == 2 and value is None:
+        value = 2**63  # None is a legal modify price ("keep")
+    return method, args[:position] + (value,) + args[position + 1:]
+
+
+_KINDS = {"submit": (submits, 40), "market": (markets, 5), "cancel": (cancels, 8),
+          "modify": (modifies, 14), "process": (batches, 6), "bad": (bad_calls(), 3),
+          "clear": (st.just(("clear", ())), 1)}
+# one_of would weight its branches equally: pick the kind by weight first
+operations = st.sampled_from(
+    [kind for kind, (_, weight) in _KINDS.items() for _ in range(weight)]
+).flatmap(lambda kind: _KINDS[kind][0])
+
+# rows for batches that are not resolved against a book
+plain_rows = st.tuples(actions, ids, sides, prices, modify_qtys, tifs, owners)
+
+
+# ------------------------------------------------------------------ applying one step
+def outcome(book, method: str, args: tuple):
+    """The call's result as plain Python, or the kind of exception it raised."""
+    try:
+        if method == "process":
+            rows = np.array(list(args[0]), dtype=MESSAGE_DTYPE)
+            return [int(r) for r in book.process(rows)]
+        result = getattr(book, method)(*args)
+    except ValueError:
+        return "ValueError"
+    except KeyError:
+        return "KeyError"
+    except TypeError:
+        return "TypeError"
+    except Exception as err:  # noqa: BLE001 -- any other exception is a discrepancy to show
+        return type(err).__name__
+    if method == "clear":
+        return records(result, CLEAR_FIELDS)
+    return int(result)
+
+
+def resting_orders(state: dict) -> dict:
+    """`{order_id: (side, price, qty)}` of a `visible()` state."""
+    return {o["order_id"]: (side, o["price"], o["qty"])
+            for side, name in ((BUY, "bids"), (SELL, "asks")) for o in state[name]}
+
+
+def visible(book) -> dict:
+    """Everything compared after each step; drains both buffers."""
+    return {**snapshot(book, 10), "trades": trades(book), "stp": stp_cancels(book)}
+
+
+def check_invariants(state: dict, book) -> None:
+    """Properties of a book state that hold whatever the history."""
+    (bid, ask) = state["best"]
+    if bid is not None and ask is not None:
+        assert bid[0] < ask[0], f"crossed at rest: bid {bid} ask {ask}"
+    for side_name, sign in (("bids", -1), ("asks", 1)):
+        rows = state[side_name]
+        assert all(o["qty"] > 0 for o in rows), f"non-positive resting qty in {rows}"
+        keys = [sign * o["price"] for o in rows]
+        assert keys == sorted(keys), f"{side_name} not in price priority: {rows}"
+    assert state["len"] == len(state["bids"]) + len(state["asks"])
+    for o in state["bids"] + state["asks"]:
+        assert o["order_id"] in book
+        assert tuple(int(v) for v in book.order(o["order_id"]))[1:] == (
+            o["price"], o["qty"], o["owner"])
+
+
+# ------------------------------------------------------------------ conservation
+@dataclass
+class Ledger:
+    """Where every submitted lot went, from the compiled book's outputs alone.
+
+    `submitted == taker + maker + resting + cancelled + dropped` must hold after every step:
+    `taker` sums the executed quantities the calls returned, `maker` the trade records,
+    `resting` the orders() arrays, `cancelled` the cancel/modify/clear/STP removals, and
+    `dropped` what an incoming order neither traded nor left resting (IOC, market, refused FOK or
+    POST_ONLY, CANCEL_INCOMING), which must never be negative.
+    """
+
+    submitted: int = 0
+    taker: int = 0
+    maker: int = 0
+    cancelled: int = 0
+    dropped: int = 0
+
+    def incoming(self, qty: int, executed: int, rested: int) -> None:
+        assert 0 <= executed <= qty and 0 <= rested <= qty - executed, (qty, executed, rested)
+        self.submitted += qty
+        self.taker += executed
+        self.dropped += qty - executed - rested
+
+    def account(self, method, args, result, before: dict, after: dict) -> None:
+        """Book one single call; `before`/`after` are `visible()` states around it."""
+        self.maker += sum(t["qty"] for t in after["trades"])
+        self.cancelled += sum(c["qty"] for c in after["stp"])
+        if isinstance(result, str):
+            assert after["trades"] == [] and after["stp"] == []
+            return
+        old = {o["order_id"]: o for o in before["bids"] + before["asks"]}
+        new = {o["order_id"]: o for o in after["bids"] + after["asks"]}
+        if method == "submit":
+            order_id, qty = args[0], args[3]
+            self.incoming(qty, result, new[order_id]["qty"] if order_id in new else 0)
+        elif method == "market":
+            self.incoming(args[2], result, 0)
+            assert args[0] not in new
+        elif method == "cancel":
+            assert result == old[args[0]]["qty"]
+            self.cancelled += result
+        elif method == "clear":
+            self.cancelled += sum(o["qty"] for o in result)
+        elif method == "modify":
+            self._modify(args, result, old[args[0]], new.get(args[0]))
+
+    def _modify(self, args, result, was: dict, now: dict | None) -> None:
+        _, qty, price = args
+        in_place = qty == 0 or ((price is None or price == was["price"]) and qty <= was["qty"])
+        if in_place:
+            assert result == 0
+            self.cancelled += was["qty"] - qty
+        else:  # the old order leaves, a new GTC order of `qty` comes in
+            self.cancelled += was["qty"]
+            self.incoming(qty, result, now["qty"] if now is not None else 0)
+
+    def check(self, state: dict) -> None:
+        resting = sum(o["qty"] for o in state["bids"] + state["asks"])
+        assert self.taker == self.maker, "executed quantities returned != quantities traded"
+        assert self.submitted == self.taker + self.maker + resting + self.cancelled + self.dropped
+
+    def rebase(self, state: dict) -> None:
+        """After a batch (not attributable per message): start over from what rests now."""
+        self.__init__()
+        self.submitted = sum(o["qty"] for o in state["bids"] + state["asks"])
+
+
+# ------------------------------------------------------------------ the tests
+@settings(max_examples=150)
+@given(stp=stp_modes, n_steps=st.integers(1, 80), data=st.data())
+def test_compiled_book_matches_model(stp, n_steps, data):
+    compiled = compiled_book_class()(stp=stp)
+    model = ModelBook(stp=stp)
+    ledger = Ledger()
+    state = visible(compiled)
+    for number in range(n_steps):
+        method, args = data.draw(operations)
+        args = resolve_call(method, args, resting_orders(state))
+        note(f"step {number}: {method}{args!r}")
+        before = state
+        got, want = outcome(compiled, method, args), outcome(model, method, args)
+        assert got == want, "results differ"
+        state, model_state = visible(compiled), visible(model)
+        assert state == model_state, "books differ"
+        check_invariants(state, compiled)
+        if method == "process":
+            _check_batch_trades(args[0], got, state["trades"])
+            ledger.rebase(state)
+        else:
+            ledger.account(method, args, got, before, state)
+        ledger.check(state)
+
+
+def _check_batch_trades(rows, results, batch_trades) -> None:
+    """Each message's executed result equals the quantity it traded as taker."""
+    executed = sum(r for (action, *_), r in zip(rows, results) if action in (0, 2, 3) and r > 0)
+    assert executed == sum(t["qty"] for t in batch_trades)
+
+
+@settings(max_examples=150)
+@given(stp=stp_modes, setup=st.lists(plain_rows, min_size=5, max_size=30),
+       rows=st.lists(plain_rows, min_size=10, max_size=60))
+def test_process_equals_single_calls(stp, setup, rows):
+    """`process` on one book == the same messages through single calls on a second book."""
+    book_class = compiled_book_class()
+    batched, single = book_class(stp=stp), book_class(stp=stp)
+    for book in (batched, single):  # the same starting book, not necessarily empty
+        book.process(np.array(setup, dtype=MESSAGE_DTYPE))
+        book.drain_trades()
+        book.drain_stp_cancels()
+    results = [int(r) for r in batched.process(np.array(rows, dtype=MESSAGE_DTYPE))]
+    assert [single_equivalent(r) for r in results] == [apply_single(single, row) for row in rows]
+    assert visible(batched) == visible(single)
+    model = ModelBook(stp=stp)
+    model.process(np.array(setup, dtype=MESSAGE_DTYPE))
+    model.drain_trades()
+    model.drain_stp_cancels()
+    assert results == model.process(np.array(rows, dtype=MESSAGE_DTYPE))
+
+
+# ------------------------------------------------------------------ growth past initial sizes
+def _random_messages(rng: np.random.Generator, n: int, n_ids: int, lo: int, hi: int) -> np.ndarray:
+    """A busy stream: mostly resting orders over a wide range, churned by cancels and modifies."""
+    rows = np.zeros(n, dtype=MESSAGE_DTYPE)
+    rows["action"] = rng.choice([0, 1, 2, 3], size=n, p=[0.6, 0.2, 0.05, 0.15])
+    rows["order_id"] = rng.integers(-n_ids, n_ids, size=n) * 7_919_000_003  # spread the hashes
+    rows["side"] = rng.integers(0, 2, size=n)
+    # bids over the lower half and a little more, asks over the upper: crossing stays common
+    # near the middle while the book keeps growing
+    half = (hi - lo) // 2
+    side_shift = np.where(rows["side"] == BUY, 0, half - 10)
+    rows["price"] = rng.integers(lo, lo + half + 10, size=n) + side_shift
+    rows["qty"] = rng.integers(1, 20, size=n)
+    rows["tif"] = rng.choice([0, 1, 2, 3], size=n, p=[0.85, 0.05, 0.05, 0.05])
+    rows["owner"] = rng.integers(0, 4, size=n)
+    modify = rows["action"] == 3
+    rows["price"][modify] *= rng.integers(0, 2, size=modify.sum())  # half keep their price
+    return rows
+
+
+@pytest.mark.parametrize("stp", [0, 1, 2])
+def test_large_book_past_initial_pool_sizes_matches_model(stp):
+    """Thousands of live orders over hundreds of levels: pool, level array and hash map grow,
+    and freed slots are reused; batch by batch the compiled book must still equal the model."""
+    rng = np.random.default_rng(20240621 + stp)
+    compiled = compiled_book_class()(stp=stp)
+    model = ModelBook(stp=stp)
+    peak_orders = peak_levels = 0
+    for _ in range(12):
+        rows = _random_messages(rng, 500, n_ids=4000, lo=1_000, hi=1_800)
+        assert [int(r) for r in compiled.process(rows)] == model.process(rows)
+        state = visible(compiled)
+        assert state == visible(model)
+        check_invariants(state, compiled)
+        peak_orders = max(peak_orders, state["len"])
+        bids, asks = compiled.depth(10**6)
+        peak_levels = max(peak_levels, len(bids), len(asks))
+    assert peak_orders > 1024 and peak_levels > 64, (peak_orders, peak_levels)
