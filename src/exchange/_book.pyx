@@ -22,6 +22,9 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 
 cimport cython
 cimport numpy as cnp
+
+cdef extern from *:
+    void __builtin_prefetch(const void* address) nogil
 import numpy as np
 from enum import IntEnum
 from operator import index as _index
@@ -192,6 +195,7 @@ cdef enum:
     _INITIAL_LEVELS = 64
     _INITIAL_TABLE_BITS = 11
     _INITIAL_TABLE = 1 << _INITIAL_TABLE_BITS
+    _PREFETCH_AHEAD = 8        # messages between a prefetch of an id's hash slot and its use
 
 
 cdef inline uint64_t _spread(int64_t key) noexcept nogil:
@@ -248,6 +252,7 @@ cdef class OrderBook:
     cdef StpCancel* _stp_cancels
     cdef Py_ssize_t _n_stp, _stp_cap
     cdef int64_t _seq
+    cdef int64_t _max_id        # largest id ever indexed: a larger one cannot be resting
     cdef int _stp
 
     def __cinit__(self, stp=STP.NONE):
@@ -286,6 +291,7 @@ cdef class OrderBook:
         self._orders_used = 0
         self._free_order = NIL
         self._live = 0
+        self._max_id = INT64_MIN
         self._levels_used = 0
         self._free_level = NIL
         self._sides[0].n = 0
@@ -314,6 +320,8 @@ cdef class OrderBook:
             i = (i + 1) & self._mask
         self._table[i].key = key
         self._table[i].val = val
+        if key > self._max_id:
+            self._max_id = key
         return 0
 
     cdef int _rehash(self, uint64_t size) except -1:
@@ -598,7 +606,7 @@ cdef class OrderBook:
             return R_INVALID_PRICE
         if tif < GTC or tif > POST_ONLY:
             return R_INVALID_TIF
-        if self._find(order_id) != NIL:
+        if order_id <= self._max_id and self._find(order_id) != NIL:
             return R_DUPLICATE_ID
         # opposite key >= limit_key <=> the opposite order's price is acceptable
         limit_key = -price if side == BUY else price
@@ -625,7 +633,7 @@ cdef class OrderBook:
             return R_INVALID_SIDE
         if qty <= 0:
             return R_INVALID_QTY
-        if self._find(order_id) != NIL:
+        if order_id <= self._max_id and self._find(order_id) != NIL:
             return R_DUPLICATE_ID
         return self._match(order_id, <int>side, INT64_MIN, qty, owner, &stopped)
 
@@ -709,7 +717,7 @@ cdef class OrderBook:
         cdef int64_t result = self._cancel(_as_i64(order_id, "order_id"))
         if result >= 0:
             return result
-        _raise_for(result, order_id=order_id)
+        raise KeyError(f"order_id={order_id!r} is not resting in the book")
 
     def modify(self, order_id, qty, price=None):
         """Set a resting order's quantity (and price); return the quantity executed now.
@@ -747,6 +755,8 @@ cdef class OrderBook:
         results = np.empty(n, dtype=np.int64)
         cdef int64_t[::1] out = results
         for i in range(n):
+            if i + _PREFETCH_AHEAD < n:   # the id lookup is the likeliest cache miss: start it early
+                __builtin_prefetch(&self._table[self._home(batch[i + _PREFETCH_AHEAD].order_id)])
             out[i] = self._apply(&batch[i])
         return results
 
