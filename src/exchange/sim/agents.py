@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from itertools import accumulate
 
 from exchange._book import TIF
+from exchange.events import RejectReason
+from exchange.exchange import OrderResult
 
 from .rng import Random
 from .view import BUY, SELL, AgentView
@@ -30,6 +32,7 @@ from .view import BUY, SELL, AgentView
 __all__ = ["Agent", "MarketMaker", "NoiseTrader", "Overtrader"]
 
 _GTC, _IOC, _FOK, _POST = int(TIF.GTC), int(TIF.IOC), int(TIF.FOK), int(TIF.POST_ONLY)
+_NO_FUNDS = RejectReason.INSUFFICIENT_FUNDS
 
 
 class Agent:
@@ -176,11 +179,14 @@ class NoiseTrader(Agent):
     limit order: marketable with probability ``p_cross``, else passive a random number of
     half spreads behind the touch. At most ``max_open`` resting orders a side: beyond, it
     cancels the oldest instead. Sizes are 1 + exponential(profile lots x ``size``) lots.
+    After an order refused for lack of funds (a pre-funded member that ran out), it sits out
+    ``cool_down`` of its turns.
     """
 
     def __init__(self, member: int, *, p_cancel: float = 0.15, p_market: float = 0.06,
                  p_ioc: float = 0.08, p_fok: float = 0.04, p_cross: float = 0.2,
-                 max_open: int = 6, size: float = 1.0, **kwargs) -> None:
+                 max_open: int = 6, size: float = 1.0, cool_down: int = 25,
+                 **kwargs) -> None:
         super().__init__(member, **kwargs)
         probs = {"p_cancel": p_cancel, "p_market": p_market, "p_ioc": p_ioc, "p_fok": p_fok,
                  "p_cross": p_cross}
@@ -193,11 +199,18 @@ class NoiseTrader(Agent):
             raise ValueError(f"max_open: {max_open!r} is not a positive int")
         if not size > 0:
             raise ValueError(f"size: {size!r} is not positive")
+        if isinstance(cool_down, bool) or not isinstance(cool_down, int) or cool_down < 0:
+            raise ValueError(f"cool_down: {cool_down!r} is not a non-negative int")
         self.max_open, self.size, self.p_cross = max_open, float(size), p_cross
+        self.cool_down = cool_down
+        self._idle = 0
         self._cuts = list(accumulate((p_cancel, p_market, p_ioc, p_fok)))
         self._terms: dict[str, _Terms] = {}
 
     def act(self, view: AgentView, rng: Random) -> None:
+        if self._idle:
+            self._idle -= 1
+            return
         symbol = self.pick_symbol(view, rng)
         if symbol is None:
             return
@@ -213,14 +226,15 @@ class NoiseTrader(Agent):
         terms = _terms(self._terms, view, symbol)
         lots = 1 + int(rng.exponential(terms.lots * self.size))
         if u < market:
-            view.market(symbol, side, lots)
+            self._check(view.market(symbol, side, lots), view)
             return
         bid, ask = view.best_bid(symbol), view.best_ask(symbol)
         ref = view.reference(symbol)
         half = terms.half(ref)
         if u < fok:
             tif = _IOC if u < ioc else _FOK
-            view.limit(symbol, side, self._crossing(side, bid, ask, ref, half, rng), lots, tif)
+            self._check(view.limit(symbol, side, self._crossing(side, bid, ask, ref, half, rng),
+                                   lots, tif), view)
             return
         resting = view.open_orders(symbol, side)
         if len(resting) >= self.max_open:
@@ -230,7 +244,13 @@ class NoiseTrader(Agent):
             price = self._crossing(side, bid, ask, ref, half, rng)
         else:
             price = self._passive(side, bid, ask, ref, half, rng)
-        view.limit(symbol, side, price, lots, _GTC)
+        self._check(view.limit(symbol, side, price, lots, _GTC), view)
+
+    def _check(self, result: OrderResult | None, view: AgentView) -> None:
+        """Refused for lack of funds: sit out the next ``cool_down`` turns."""
+        if result is None and view.last_refusal is not None \
+                and view.last_refusal.reason is _NO_FUNDS:
+            self._idle = self.cool_down
 
     @staticmethod
     def _crossing(side: int, bid, ask, ref: int, half: int, rng: Random) -> int:

@@ -174,7 +174,7 @@ def volume_chart(result: DayResult) -> Figure:
     stats = result.exchange.session_stats(result.date)
     symbols = sorted({s.instrument for s in stats},
                      key=lambda s: list(result.scenario.instruments).index(s))
-    fig, ax = plt.subplots(figsize=(10.5, 0.42 * max(4, len(symbols)) + 1.2),
+    fig, ax = plt.subplots(figsize=(10.5, 0.3 * max(4, len(symbols)) + 1.3),
                            layout="constrained")
     by_symbol: dict[str, list] = {s: [] for s in symbols}
     for s in stats:

@@ -21,9 +21,9 @@ from .scenario import DEFAULT_DATE, MIN_MEMBERS
 __all__ = ["main", "build_parser", "DEFAULT_ORDERS", "MAX_ORDERS"]
 
 #: Order messages per session by default: the whole command then takes well under a minute.
-DEFAULT_ORDERS = 30_000
-#: The most order messages per session accepted (memory stays in the hundreds of MB).
-MAX_ORDERS = 10_000_000
+DEFAULT_ORDERS = 50_000
+#: The most order messages per session accepted: memory grows about 1.3 GB per million.
+MAX_ORDERS = 5_000_000
 
 
 def _int_in(name: str, low: int, high: int):

@@ -174,6 +174,11 @@ class ReferencePrices:
             value = base + profile.premium
             self._ticks[symbol] = max(1, round(value / float(ins.tick_size)))
 
+    @property
+    def table(self) -> dict[str, int]:
+        """The live dict symbol -> reference ticks (updated in place by :meth:`advance`)."""
+        return self._ticks
+
     def ticks(self, symbol: str) -> int:
         """The reference price of ``symbol`` in ticks; KeyError naming an unknown symbol."""
         try:
@@ -205,17 +210,26 @@ class MarketData:
         self._base = np.array([assets.index(exchange.instruments[s].base.code) for s in symbols])
         self._quote = np.array([assets.index(exchange.instruments[s].quote.code)
                                 for s in symbols])
-        self._positions: dict[tuple[int, str], int] = {}
+        self._positions: dict[int, dict[str, int]] = {}  # member -> asset -> amount
         self._seen = len(exchange.trades())
         self._t: float | None = None  # the walk starts at the first refresh (a session open)
 
     def position(self, member: int, asset: str) -> int:
         """Net traded amount of ``asset`` today (minor units) as of the last refresh."""
-        return self._positions.get((member, asset), 0)
+        return self.member_positions(member).get(asset, 0)
+
+    def member_positions(self, member: int) -> dict[str, int]:
+        """The live dict asset -> net traded amount of ``member`` (updated in place by every
+        refresh, so a caller may keep it)."""
+        found = self._positions.get(member)
+        if found is None:
+            found = self._positions[member] = {}
+        return found
 
     def positions(self) -> dict[tuple[int, str], int]:
         """Every non-zero (member, asset) -> net traded amount, sorted by key."""
-        return {k: v for k, v in sorted(self._positions.items()) if v}
+        return {(m, a): v for m, by_asset in sorted(self._positions.items())
+                for a, v in sorted(by_asset.items()) if v}
 
     def refresh(self) -> int:
         """Advance the reference prices to the clock (the first call only starts the walk)
@@ -248,5 +262,6 @@ class MarketData:
         totals = np.zeros(len(ids) * n_assets, np.int64)
         np.add.at(totals, inverse * n_assets + assets, amounts)
         for cell in np.flatnonzero(totals).tolist():
-            key = (int(ids[cell // n_assets]), self._assets[cell % n_assets])
-            self._positions[key] = self._positions.get(key, 0) + int(totals[cell])
+            held = self.member_positions(int(ids[cell // n_assets]))
+            asset = self._assets[cell % n_assets]
+            held[asset] = held.get(asset, 0) + int(totals[cell])

@@ -82,7 +82,7 @@ body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;marg
 background:#f6f7f9;color:#1d2330}
 header{background:#14325c;color:#fff;padding:22px 36px}
 header h1{margin:0;font-size:24px}header p{margin:6px 0 0;color:#c9d6ea;font-size:14px}
-main{padding:12px 36px 36px;max-width:1500px}
+main{padding:12px 36px 36px;max-width:1700px}
 section{background:#fff;border:1px solid #dde2ea;border-radius:6px;margin:18px 0;
 padding:14px 20px}
 h2{font-size:18px;margin:4px 0 12px;color:#14325c}
@@ -92,8 +92,9 @@ min-width:150px}
 .kpi .v{font-size:20px;font-weight:600}.kpi .l{font-size:12px;color:#5b6475}
 .kpi.bad .v{color:#b3261e}
 .row{display:flex;flex-wrap:wrap;gap:20px;align-items:flex-start}
-.chart{flex:1 1 720px;max-width:1160px}.chart img{width:100%;height:auto}
-.side{flex:1 1 340px}
+.chart{flex:2 1 700px;min-width:0;max-width:1160px}.chart img{width:100%;height:auto}
+.side{flex:1 1 460px;min-width:0}
+.wide img{width:100%;max-width:1160px;height:auto}
 table{border-collapse:collapse;font-size:12.5px;margin:6px 0 4px}
 caption{text-align:left;font-weight:600;padding:4px 0;color:#14325c}
 th,td{padding:3px 9px;border-bottom:1px solid #e6e9ef;white-space:nowrap}
@@ -138,10 +139,10 @@ def _kpis(result: DayResult) -> str:
     usd = result.day_end.official_rates.get("USDKZT")
     failed = sorted({m for s in result.settlements for m in s.result.failed_members})
     refused = sum(sum(r.refusals.values()) for r in result.sessions)
-    turnover = int(trades["quote_amount"].sum()) / 100 if len(trades) else 0.0
+    turnover = summary.kzt_turnover(result) / 100
     items = [
         (f"{len(trades):,}", "trades", False),
-        (charts._short_kzt(turnover) + " KZT", "turnover (near legs)", False),
+        (charts._short_kzt(turnover) + " KZT", "turnover (KZT-quoted, near legs)", False),
         (f"{usd}" if usd is not None else "-",
          f"USD/KZT official rate from {result.day_end.effective_date}", False),
         (f"{result.orders:,}", "order messages", False),
@@ -156,9 +157,11 @@ def _kpis(result: DayResult) -> str:
 def _section(title: str, chart: str | None, side: list[Table], below: list[Table] = (),
              folded: list[Table] = ()) -> str:
     parts = [f"<section><h2>{html.escape(title)}</h2>"]
-    if chart is not None:
+    if chart is not None and side:
         parts.append(f'<div class="row"><div class="chart">{chart}</div>'
                      f'<div class="side">{"".join(_table_html(t) for t in side)}</div></div>')
+    elif chart is not None:
+        parts.append(f'<div class="wide">{chart}</div>')
     else:
         parts.append("".join(_table_html(t) for t in side))
     parts.append("".join(_table_html(t) for t in below))
@@ -178,14 +181,14 @@ def render_html(result: DayResult) -> str:
                 f"T+0..T+2 with DVP and rolls")
     sections = [
         _section("USD/KZT through the day", _img(images["price"], "USD/KZT price and VWAP"),
-                 [tables["official"], tables["sessions"]]),
+                 [tables["official"], tables["usd"]]),
         _section("Trading by session and instrument",
                  _img(images["volume"], "turnover per instrument and session"),
-                 [tables["refusals"]], [tables["stats"]]),
+                 [tables["refusals"]], [tables["sessions"], tables["stats"]]),
         _section("Order book at each session's close",
                  _img(images["depth"], "order book depth at the close"), [book_at_close(result)]),
         _section("Net positions and obligations",
-                 _img(images["positions"], "net obligations per member"),
+                 _img(images["positions"], "net obligations per member"), [],
                  [tables["obligations"]], folded=[tables["obligations_by_date"]]),
         _section("Settlement", _img(images["settlement"], "settlement outcome per date"),
                  [tables["outstanding"]], [tables["settlement"]]),

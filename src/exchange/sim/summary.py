@@ -17,7 +17,7 @@ from .day import DayResult
 
 __all__ = ["Table", "overview", "session_runs", "session_stats", "official_rates",
            "refusals", "obligations", "obligations_by_date", "settlement",
-           "outstanding", "members", "money", "all_tables"]
+           "outstanding", "members", "usd_sessions", "money", "kzt_turnover", "all_tables"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,7 @@ def overview(result: DayResult) -> Table:
                     f"pre-funded)"],
         ["Order messages", f"{result.orders:,} ({result.orders_per_session:,} per session)"],
         ["Trades", f"{len(trades):,}"],
-        ["Turnover (KZT)", money(result, "KZT", int(trades["quote_amount"].sum()), 0)
-         if len(trades) else "0"],
+        ["Turnover (KZT)", money(result, "KZT", kzt_turnover(result), 0)],
         ["Settlement dates", ", ".join(s.date.isoformat() for s in result.settlements)],
     ]
     return Table("overview", "The day at a glance", ["", ""], rows, [False, False])
@@ -120,10 +119,25 @@ def refusals(result: DayResult) -> Table:
                       "cover the order's worst case.")
 
 
+_ORDER = ("KZT", "USD", "EUR", "RUB")
+
+
 def _currencies(result: DayResult) -> list[str]:
+    """Currency codes: KZT, USD, EUR, RUB first, any others after, alphabetically."""
     assets = result.scenario.instruments.assets
     return sorted((a for a in assets if assets[a].is_currency),
-                  key=lambda a: (a != "KZT", a))
+                  key=lambda a: (_ORDER.index(a) if a in _ORDER else len(_ORDER), a))
+
+
+def _securities(result: DayResult) -> list[str]:
+    assets = result.scenario.instruments.assets
+    return sorted(a for a in assets if not assets[a].is_currency)
+
+
+def kzt_turnover(result: DayResult) -> int:
+    """Sum of the quote amounts (near legs) of the trades quoted in KZT, in tiyn."""
+    trades = result.trades
+    return int(trades["quote_amount"][trades["quote_asset"] == "KZT"].sum())
 
 
 def obligations(result: DayResult) -> Table:
@@ -200,16 +214,30 @@ def outstanding(result: DayResult) -> Table:
 
 
 def members(result: DayResult) -> Table:
-    """The members, their regime and opening balances."""
-    currencies = _currencies(result)
+    """The members, their regime and opening balances (currencies, then securities)."""
+    assets = _currencies(result) + _securities(result)
     rows = []
     for spec in result.scenario.members:
         rows.append([str(spec.id), spec.name, spec.role, spec.regime.value]
                     + [money(result, a, result.opening.get((spec.id, a), 0), 0)
-                       for a in currencies])
+                       for a in assets])
     return Table("members", "Members and opening balances",
-                 ["Id", "Member", "Role", "Regime"] + currencies, rows,
-                 [True, False, False, False] + [True] * len(currencies))
+                 ["Id", "Member", "Role", "Regime"] + assets, rows,
+                 [True, False, False, False] + [True] * len(assets),
+                 note="Currencies in whole units, securities in pieces. PREFUNDED members "
+                      "trade only what their available balance covers; DEFERRED members "
+                      "settle after the fact and may fail.")
+
+
+def usd_sessions(result: DayResult) -> Table:
+    """USD/KZT spot instruments per session: trades, close and VWAP (compact)."""
+    rows = []
+    for s in result.exchange.session_stats(result.date):
+        if s.instrument.startswith("USDKZT_") and "SWAP" not in s.instrument:
+            rows.append([s.session, s.instrument, f"{s.trades:,}", _price(s.close),
+                         _price(s.vwap.quantize(Decimal("0.0001")))])
+    return Table("usd", "USD/KZT by session", ["Session", "Instrument", "Trades", "Close",
+                                               "VWAP"], rows, [False, False, True, True, True])
 
 
 def all_tables(result: DayResult) -> dict[str, Table]:
@@ -217,6 +245,6 @@ def all_tables(result: DayResult) -> dict[str, Table]:
     tables = [overview(result), session_runs(result), session_stats(result),
               official_rates(result), refusals(result), obligations(result),
               obligations_by_date(result), settlement(result), outstanding(result),
-              members(result)]
+              members(result), usd_sessions(result)]
     return {t.key: t for t in tables}
 

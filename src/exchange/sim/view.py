@@ -54,7 +54,7 @@ class AgentView:
 
     __slots__ = ("member", "exchange", "_market", "_books", "_tally", "_profiles", "_ledger",
                  "_submit", "_market_order", "_cancel", "_modify", "_open", "_where",
-                 "refusals", "last_refusal")
+                 "_reference", "_positions", "refusals", "last_refusal")
 
     def __init__(self, exchange: Any, member: int, market: MarketData, tally: Tally,
                  profiles: dict[str, Profile]) -> None:
@@ -62,6 +62,9 @@ class AgentView:
         self._market, self._books, self._tally = market, market.books, tally
         self._profiles = profiles
         self._ledger: Any = None
+        # live dicts the market data updates in place: a read is one dict lookup
+        self._reference = market.reference.table
+        self._positions = market.member_positions(member)
         # bound methods cached: one attribute lookup per order instead of two
         self._submit, self._market_order = exchange.submit, exchange.market
         self._cancel, self._modify = exchange.cancel, exchange.modify
@@ -107,7 +110,7 @@ class AgentView:
 
     def reference(self, symbol: str) -> int:
         """The outside reference price of ``symbol`` in ticks (see ``ReferencePrices``)."""
-        return self._market.reference.ticks(symbol)
+        return self._reference[symbol]
 
     def instrument(self, symbol: str) -> Instrument:
         """The instrument (tick and lot size, assets) of ``symbol``."""
@@ -120,7 +123,7 @@ class AgentView:
     def position(self, asset: str) -> int:
         """This member's net traded amount of ``asset`` today (minor units), as of the latest
         refresh: bought base and received quote count positive."""
-        return self._market.position(self.member, asset)
+        return self._positions.get(asset, 0)
 
     def balance(self, asset: str) -> int:
         """Settled ledger balance (minor units); KeyError if the member has no account."""
