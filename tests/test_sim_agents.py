@@ -124,13 +124,21 @@ def test_view_tracks_own_orders_and_counts_refusals():
     assert placed is not None and mine.open_orders("USDKZT_TOD", 0) == [placed.order_id]
     taken = other.sell("USDKZT_TOD", 50_000, 3, tif=TIF.IOC)
     assert taken.executed_qty == 3
-    assert mine.open_orders("USDKZT_TOD", 0) == []  # filled: no longer tracked
+    # tracked until someone looks: tracked_orders does not check the book, open_orders does
+    assert mine.tracked_orders("USDKZT_TOD", 0) == [placed.order_id]
+    assert not mine.is_resting("USDKZT_TOD", placed.order_id)
+    assert mine.open_orders("USDKZT_TOD", 0) == []
+    assert mine.tracked_orders("USDKZT_TOD", 0) == []
+    kept = mine.buy("USDKZT_TOD", 49_000, 1)
+    mine.untrack(kept.order_id)
+    assert mine.open_orders("USDKZT_TOD", 0) == [] and mine.is_resting("USDKZT_TOD",
+                                                                        kept.order_id)
     assert mine.limit("USDKZT_TOD", 0, 50_000, 1, tif=TIF.FOK) is None
     assert mine.last_refusal.reason.value == "FOK_NOT_FILLED"
     assert sum(mine.refusals.values()) == 1
     assert mine.cancel(12345) is False
     assert mine.last_refusal.reason.value == "UNKNOWN_ORDER"
-    assert scheduler.tally.n == 4  # buy, sell, FOK, cancel: refused ones count too
+    assert scheduler.tally.n == 5  # buy, sell, buy, FOK, cancel: refused ones count too
 
 
 def test_random_is_seeded_and_in_range():

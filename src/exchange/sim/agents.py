@@ -154,8 +154,13 @@ class MarketMaker(Agent):
             if bid is not None and bid[0] > fair + half:
                 view.limit(symbol, SELL, bid[0], lots if lots < bid[1] else bid[1], _IOC)
                 return
-        quotes = view.open_orders(symbol, side)
-        level = len(quotes) if len(quotes) < self.levels else rng.integers(0, self.levels)
+        # one book lookup a turn: only the quote about to be modified is checked
+        quotes = view.tracked_orders(symbol, side)
+        refresh = len(quotes) >= self.levels
+        if refresh and not view.is_resting(symbol, quotes[0]):
+            view.untrack(quotes[0])  # filled since: quote a new one instead
+            refresh = False
+        level = rng.integers(0, self.levels) if refresh else len(quotes)
         offset = (level + 1) * half
         if side == BUY:
             price = fair - offset
@@ -165,10 +170,10 @@ class MarketMaker(Agent):
             price = fair + offset
             if bid is not None and price <= bid[0]:
                 price = bid[0] + 1 + level
-        if len(quotes) < self.levels:
-            view.limit(symbol, side, price if price > 1 else 1, lots, _POST)
-        else:
+        if refresh:
             view.modify(quotes[0], lots, price if price > 1 else 1)
+        else:
+            view.limit(symbol, side, price if price > 1 else 1, lots, _POST)
 
 
 class NoiseTrader(Agent):
@@ -218,10 +223,13 @@ class NoiseTrader(Agent):
         u = rng.random()
         cancel, market, ioc, fok = self._cuts
         if u < cancel:
-            resting = view.open_orders(symbol, side)
+            resting = view.tracked_orders(symbol, side)
             if resting:
-                view.cancel(resting[rng.integers(0, len(resting))])
-                return
+                order_id = resting[rng.integers(0, len(resting))]
+                if view.is_resting(symbol, order_id):
+                    view.cancel(order_id)
+                    return
+                view.untrack(order_id)  # filled since
             u = 1.0  # nothing to cancel: a limit order instead
         terms = _terms(self._terms, view, symbol)
         lots = 1 + int(rng.exponential(terms.lots * self.size))
@@ -236,10 +244,12 @@ class NoiseTrader(Agent):
             self._check(view.limit(symbol, side, self._crossing(side, bid, ask, ref, half, rng),
                                    lots, tif), view)
             return
-        resting = view.open_orders(symbol, side)
+        resting = view.tracked_orders(symbol, side)
         if len(resting) >= self.max_open:
-            view.cancel(resting[0])
-            return
+            if view.is_resting(symbol, resting[0]):
+                view.cancel(resting[0])
+                return
+            view.untrack(resting[0])
         if rng.random() < self.p_cross:
             price = self._crossing(side, bid, ask, ref, half, rng)
         else:

@@ -198,14 +198,14 @@ class Scheduler:
         set_time = self.exchange.set_time
         idle_limit = max(10_000, 50 * n_agents)
         picks: list[int] = []
-        i = turns = 0
+        i = n_picks = turns = 0
         last_sent, quiet = first, 0
         refresh = self.refresh_every
         idle = False
         while tally.n < target:
-            if i == len(picks):
+            if i == n_picks:
                 picks = picker.choice(n_agents, size=_PICK_BLOCK, p=weights).tolist()
-                i = 0
+                i, n_picks = 0, _PICK_BLOCK
             k = picks[i]
             i += 1
             acts[k](views[k], rngs[k])

@@ -157,6 +157,22 @@ class AgentView:
         orders[:] = alive
         return orders
 
+    def tracked_orders(self, symbol: str, side: int) -> list[int]:
+        """Like :meth:`open_orders` but without checking the book: the list may still hold
+        orders filled since (O(1); check one with :meth:`is_resting`, drop it with
+        :meth:`untrack`). Callers must not change the list."""
+        return self._open.get((symbol, side)) or []
+
+    def is_resting(self, symbol: str, order_id: int) -> bool:
+        """True if ``order_id`` still rests in ``symbol``'s book. O(1)."""
+        return order_id in self._books[symbol]
+
+    def untrack(self, order_id: int) -> None:
+        """Stop tracking ``order_id`` (e.g. found filled); unknown ids are ignored."""
+        orders = self._where.pop(order_id, None)
+        if orders is not None:
+            orders.remove(order_id)
+
     def forget_orders(self) -> None:
         """Drop every tracked order (the scheduler calls it when a session closes: the
         exchange expired them all)."""
