@@ -13,12 +13,12 @@ from exchange.clearing.ledger import (
     DEFAULT_SETTLEMENT_BANKS,
     EXCHANGE_FEES,
     SECURITIES_DEPOSITORY,
+    ConservationError,
     InsufficientFunds,
     Journal,
     Ledger,
     LedgerCorrupt,
     RunRecord,
-    ConservationError,
 )
 
 
@@ -161,7 +161,7 @@ def test_pre_trade_state_matches_a_model(operations):
                 led.reserve(1, "KZT", amount)
                 reserved += amount
         else:
-            call = led.release if op == "release" else (lambda m, a, x: led.commit(m, a, x, day))
+            call = led.release if op == "release" else (lambda m, a, x, day=day: led.commit(m, a, x, day))
             if amount > reserved:
                 with pytest.raises(ValueError):
                     call(1, "KZT", amount)
@@ -201,9 +201,8 @@ def test_verify_detects_tampering(tmp_path):
         led.deposit(1, "KZT", 50)
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE accounts SET balance = 51 WHERE member = 1")
-    with Ledger(path) as led:
-        with pytest.raises(ValueError, match="journal"):
-            led.verify()
+    with Ledger(path) as led, pytest.raises(ValueError, match="journal"):
+        led.verify()
 
 
 def test_post_run_rolls_back_a_non_conserving_run(ledger):

@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import exchange.clearing.netting as netting
-from exchange.clearing import EXCHANGE_FEES, Obligations, TradeValidationError, net, trades_to_arrow
+from exchange.clearing import (
+    EXCHANGE_FEES,
+    Obligations,
+    TradeValidationError,
+    net,
+    netting,
+    trades_to_arrow,
+)
 from exchange.clearing.synthetic import random_trades, random_trades_arrow
 from exchange.records import GROSS, NET, TRADE_RECORD_DTYPE, empty_trades
 
@@ -154,7 +160,7 @@ def test_matches_per_trade_reference(trades):
     o = net(trades)
     expected_net, expected_gross = reference(trades)
     assert as_dict(o) == expected_net
-    key = lambda g: (g[2], g[0], g[1])  # noqa: E731 - (date, trade_id, leg); ids ascend with rows here
+    key = lambda g: (g[2], g[0], g[1])
     assert gross_tuples(o) == sorted(expected_gross, key=key)
 
 

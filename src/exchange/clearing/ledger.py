@@ -23,9 +23,10 @@ import json
 import operator
 import os
 import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,7 @@ __all__ = [
     "CLEARING_HOUSE",
     "DEFAULT_SETTLEMENT_BANKS",
     "EXCHANGE_FEES",
+    "SCHEMA_VERSION",
     "SECURITIES_DEPOSITORY",
     "ConservationError",
     "InsufficientFunds",
@@ -43,7 +45,6 @@ __all__ = [
     "LedgerCorrupt",
     "LedgerError",
     "RunRecord",
-    "SCHEMA_VERSION",
 ]
 
 SCHEMA_NAME = "exchange.clearing.ledger"
@@ -151,7 +152,7 @@ class Journal:
             raise ValueError("journal: columns differ in length")
 
     @classmethod
-    def from_rows(cls, rows: Iterable[tuple[int, str, int, int | None]]) -> "Journal":
+    def from_rows(cls, rows: Iterable[tuple[int, str, int, int | None]]) -> Journal:
         rows = list(rows)
         names = sorted({r[1] for r in rows})
         code = {a: i for i, a in enumerate(names)}
@@ -161,7 +162,7 @@ class Journal:
         )
 
     @classmethod
-    def concat(cls, parts: Sequence["Journal"]) -> "Journal":
+    def concat(cls, parts: Sequence[Journal]) -> Journal:
         names = sorted({a for p in parts for a in p.names})
         code = {a: i for i, a in enumerate(names)}
         recode = [np.array([code[a] for a in p.names] or [0], np.int64)[p.asset] for p in parts]
@@ -367,7 +368,7 @@ class Ledger:
         """Close the database; the in-memory state is dropped."""
         self._conn.close()
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc: object) -> None:

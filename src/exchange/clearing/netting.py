@@ -20,8 +20,9 @@ reduction when the grid would be large). Netting n trades is O(n) time and O(n) 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -96,14 +97,14 @@ class Obligations:
     gross: np.ndarray
 
     @classmethod
-    def empty(cls) -> "Obligations":
+    def empty(cls) -> Obligations:
         return cls(np.zeros(0, OBLIGATION_DTYPE), np.zeros(0, GROSS_DTYPE))
 
     def dates(self) -> np.ndarray:
         """Every date on which something is due (NET or GROSS), ascending."""
         return np.union1d(self.net["date"], self.gross["date"]).astype("M8[D]")
 
-    def for_date(self, date: Any) -> "Obligations":
+    def for_date(self, date: Any) -> Obligations:
         """The obligations due on ``date`` only. O(n)."""
         day = _as_day(date, "date")
         return Obligations(self.net[self.net["date"] == day], self.gross[self.gross["date"] == day])
@@ -205,7 +206,7 @@ def _factorize_words(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, list[s
 
     if len(lo) == 0:
         return np.zeros(0, np.int64), []
-    codes, lo_uniques = pd.factorize(lo)
+    codes, _ = pd.factorize(lo)
     if hi.any():
         hi_codes, hi_uniques = pd.factorize(hi)
         codes, _ = pd.factorize(codes.astype(np.int64) * len(hi_uniques) + hi_codes)
@@ -412,8 +413,8 @@ def _validate(cols: _Columns, members: Iterable[int] | None, assets: Iterable[st
     _reject(cols, ~no_far & (cols.far_settle_date < cols.settle_date), "far_settle_date",
             "is before settle_date", cols.far_settle_date.view("M8[D]"))
     names = cols.asset_names
-    base_name = lambda i: names[cols.base_code[i]]  # noqa: E731 - evaluated only on error
-    quote_name = lambda i: names[cols.quote_code[i]]  # noqa: E731
+    base_name = lambda i: names[cols.base_code[i]]
+    quote_name = lambda i: names[cols.quote_code[i]]
     _reject(cols, cols.base_code == cols.quote_code, "quote_asset", "equals base_asset", quote_name)
     if assets is None:
         known = {n for n in names if n}
@@ -652,16 +653,16 @@ def net(
 
 def check_registry(obligations: Obligations, members: Iterable[int], assets: Iterable[str]) -> None:
     """Raise TradeValidationError if obligations name a member or asset outside the registry."""
-    known_m = set(int(m) for m in members) | {EXCHANGE_FEES, CLEARING_HOUSE}
+    known_m = {int(m) for m in members} | {EXCHANGE_FEES, CLEARING_HOUSE}
     known_a = set(assets)
     used_m = set(np.unique(obligations.net["member"]).tolist())
     used_m |= set(np.unique(obligations.gross["receiver"]).tolist()) | set(np.unique(obligations.gross["deliverer"]).tolist())
     used_a = set(np.unique(obligations.net["asset"]).tolist())
     used_a |= set(np.unique(obligations.gross["base_asset"]).tolist()) | set(np.unique(obligations.gross["quote_asset"]).tolist())
     if used_m - known_m:
-        raise TradeValidationError(f"member: {sorted(used_m - known_m)[0]} is not a known member")
+        raise TradeValidationError(f"member: {min(used_m - known_m)} is not a known member")
     if used_a - known_a:
-        raise TradeValidationError(f"asset: {sorted(used_a - known_a)[0]!r} is not a known asset")
+        raise TradeValidationError(f"asset: {min(used_a - known_a)!r} is not a known asset")
 
 
 def as_obligations(value: Any) -> Obligations:

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .ledger import Ledger, SECURITIES_DEPOSITORY, DEFAULT_SETTLEMENT_BANKS
+from .ledger import DEFAULT_SETTLEMENT_BANKS, SECURITIES_DEPOSITORY, Ledger
 from .netting import EXCHANGE_FEES, structured_to_arrow
 from .settlement import FAILED, SETTLED, SettlementResult
 

@@ -21,8 +21,9 @@ free, so settling the date later with its trades still works.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,8 +47,8 @@ __all__ = [
     "BALANCE_DTYPE",
     "GROSS_LINE_DTYPE",
     "NET_LINE_DTYPE",
-    "RunConflict",
     "SHORTFALL_DTYPE",
+    "RunConflict",
     "SettlementResult",
     "settle",
 ]
@@ -235,7 +236,7 @@ class _Legs:
     cell: np.ndarray
 
     @classmethod
-    def of(cls, deals: np.ndarray) -> "_Legs":
+    def of(cls, deals: np.ndarray) -> _Legs:
         n = len(deals)
         codes, names = factorize_strings(np.concatenate([deals["base_asset"], deals["quote_asset"]]))
         base, quote = codes[:n], codes[n:]
