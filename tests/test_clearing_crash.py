@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import exchange
 from exchange.clearing import Ledger, settle
 from exchange.clearing.synthetic import INSTRUMENTS, random_trades
 
@@ -29,7 +30,9 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SI
 DAY = "2024-01-02"
 ROLL = "2024-01-03"
 MEMBERS = 300
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+# The child must import the very package this test imported (the installed one in CI, src/ in an
+# editable install), never an uncompiled source tree.
+PACKAGE_ROOT = str(Path(exchange.__file__).resolve().parents[1])
 
 CHILD = textwrap.dedent(
     """
@@ -93,7 +96,7 @@ def setup(tmp_path_factory):
 
 
 def run_child(db: Path, trades: Path, marker: Path, stage: str, pause: float) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(trades), str(marker), stage, str(pause)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
