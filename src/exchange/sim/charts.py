@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MultipleLocator  # noqa: E402
 
+from exchange.instruments import KZT  # noqa: E402
 from exchange.records import SESSION_NAMES  # noqa: E402
 
 from .day import DayResult  # noqa: E402
@@ -220,11 +221,11 @@ _UNITS = {"KZT": (1e6, "million KZT"), "USD": (1e3, "thousand USD"),
 def positions_chart(result: DayResult) -> Figure:
     """Net obligations per member and currency, all dates (+ receives, - pays)."""
     net = result.obligations.net
-    members = [m.id for m in result.scenario.members]
+    failed = {m for s in result.settlements for m in s.result.failed_members}
+    members = _busiest(result, net, failed)
     assets = [a for a in ("KZT", "USD", "EUR", "RUB") if a in result.scenario.instruments.assets]
     fig, axes = plt.subplots(1, len(assets), figsize=(10.5, 0.3 * len(members) + 1.6),
                              layout="constrained", sharey=True, squeeze=False)
-    failed = {m for s in result.settlements for m in s.result.failed_members}
     for ax, asset in zip(axes[0], assets):
         size, unit = _UNITS[asset]
         decimals = result.scenario.instruments.assets[asset].decimals
@@ -246,9 +247,23 @@ def positions_chart(result: DayResult) -> Figure:
             tick.set_color(_SELL)
             tick.set_fontweight("bold")
     axes[0][0].invert_yaxis()
+    shown = "" if len(members) == len(result.scenario.members) else \
+        f"\nthe {len(members)} largest KZT positions of {len(result.scenario.members)} members"
     fig.suptitle("Net obligations per member and currency, all settlement dates "
-                 "(green receives, red pays)", fontweight="bold", fontsize=10)
+                 f"(green receives, red pays){shown}", fontweight="bold", fontsize=10)
     return fig
+
+
+def _busiest(result: DayResult, net: np.ndarray, failed: set[int], most: int = 40) -> list[int]:
+    """Member ids to chart, in id order: all of them, or the failed ones and those with the
+    largest absolute KZT obligations, ``most`` in all."""
+    ids = [m.id for m in result.scenario.members]
+    if len(ids) <= most:
+        return ids
+    kzt = net[net["asset"] == "KZT"]
+    size = {m: abs(int(kzt["amount"][kzt["member"] == m].sum())) for m in ids}
+    ranked = sorted(ids, key=lambda m: (m not in failed, -size[m], m))
+    return sorted(ranked[:most])
 
 
 def settlement_chart(result: DayResult) -> Figure:
@@ -282,8 +297,6 @@ def settlement_chart(result: DayResult) -> Figure:
 
 def _tenor(result: DayResult, day) -> str:
     """``T+n``: business days (at home) from the trade date to ``day``."""
-    from exchange.instruments import KZT
-
     n, current = 0, result.date
     while current < day and n < 30:
         current = result.exchange.calendar.next_business_day(current, (KZT,))

@@ -30,6 +30,7 @@ import numpy as np
 
 from exchange.clearing import Ledger, Obligations, SettlementResult, net, settle
 from exchange.exchange import DayEnd, Exchange
+from exchange.instruments import KZT
 from exchange.members import Regime
 from exchange.records import SESSION_NAMES
 
@@ -87,8 +88,6 @@ class DayResult:
 def business_day_on_or_after(exchange_or_calendar: Any, date: _dt.date) -> _dt.date:
     """``date`` if the exchange's home region trades on it, else the next day that does."""
     calendar = getattr(exchange_or_calendar, "calendar", exchange_or_calendar)
-    from exchange.instruments import KZT
-
     return date if calendar.is_business_day(date, (KZT,)) else \
         calendar.next_business_day(date, (KZT,))
 

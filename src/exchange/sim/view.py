@@ -7,8 +7,9 @@ Each agent gets one :class:`AgentView` for the whole run (never rebuilt per turn
   ``reference(symbol)`` (the outside price agents quote around), ``position(asset)``;
 * the clock and session: ``t`` (seconds since midnight), ``session``, ``symbols`` (the
   instruments open now);
-* its own state: ``open_orders(symbol, side)`` (resting orders it placed and that still rest),
-  ``balance(asset)`` / ``available(asset)`` from the clearing ledger.
+* its own state: ``open_orders(symbol, side)`` (orders it placed that still rest; checks
+  each in the book) or the cheaper ``tracked_orders`` with ``is_resting``/``untrack`` (check
+  only the one you act on), ``balance(asset)`` / ``available(asset)`` from the ledger.
 
 and sends orders through the public :class:`~exchange.exchange.Exchange` API only, in ticks
 and lots (the exchange's fast path): ``limit``/``buy``/``sell``, ``market``, ``cancel``,
