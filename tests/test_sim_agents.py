@@ -15,9 +15,14 @@ DATE = dt.date(2026, 11, 27)
 
 
 def _example_code() -> str:
-    doc = sim.__doc__
-    block = doc.split("Your own agent::", 1)[1].split("The whole day behind", 1)[0]
-    return textwrap.dedent(block)
+    """The indented literal block after "Your own agent::" in the package docstring."""
+    lines = sim.__doc__.split("Your own agent::", 1)[1].splitlines()[1:]
+    block = []
+    for line in lines:
+        if line.strip() and not line.startswith("    "):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block))
 
 
 def test_the_docstring_example_runs_and_trades(capsys):

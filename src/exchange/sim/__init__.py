@@ -9,7 +9,7 @@ and opens and closes the session: the same seed gives the same trades. Your own 
 
     import datetime as dt
     from exchange import TIF, Exchange
-    from exchange.sim import Agent, MarketMaker, Scheduler, SimClock
+    from exchange.sim import Agent, MarketMaker, Scheduler
 
     class BargainHunter(Agent):
         \"\"\"Takes the best ask whenever it is within 5 ticks of the reference price.\"\"\"
@@ -18,13 +18,15 @@ and opens and closes the session: the same seed gives the same trades. Your own 
             if ask is not None and ask[0] <= view.reference("USDKZT_TOD") + 5:
                 view.buy("USDKZT_TOD", ask[0], lots=rng.integers(1, 4), tif=TIF.IOC)
 
-    clock = SimClock()
-    ex = Exchange(clock=clock, reference_rates={"USDKZT": "505"})
+    ex = Exchange(reference_rates={"USDKZT": "505"})  # swap reference until a fixing
     ex.add_member(1, "Bargain Capital"); ex.add_member(2, "Steppe Markets")
     ex.begin_day(dt.date(2026, 11, 27))
     agents = [BargainHunter(1), MarketMaker(2, weight=3, symbols=["USDKZT_TOD"])]
-    run = Scheduler(ex, agents, seed=7, clock=clock).run_session("morning", orders=2_000)
+    run = Scheduler(ex, agents, seed=7).run_session("morning", orders=2_000)
     print(run.orders, run.trades, ex.session_stats()[0].vwap)
+
+(For speed, give the exchange a :class:`SimClock` and the scheduler the same one:
+``Exchange(clock=clock)``, ``Scheduler(..., clock=clock)``.)
 
 The whole day behind ``python -m exchange simulate`` (members, balances, three sessions, end
 of day, netting, settlement T+0..T+2) is :func:`run_day` on a :func:`default_scenario`;
