@@ -291,8 +291,8 @@ class Exchange:
         """Register a member. ``credit_limits`` (DEFERRED only) maps a currency code to the
         limit in whole currency units (Decimal, str or int: ``{"KZT": "5000000"}``).
 
-        A PREFUNDED member gets ledger accounts in every asset of the instrument set (the
-        exchange makes an in-memory ``Ledger`` if none was given); fund them with
+        Every member gets ledger accounts in every asset of the instrument set (the exchange
+        makes an in-memory ``Ledger`` if none was given); fund them with
         ``exchange.ledger.deposit``. Raises ValueError/TypeError/KeyError with nothing changed.
         """
         assets = self.instruments.assets
@@ -304,9 +304,10 @@ class Exchange:
         member = Member(member_id, name, regime, limits)
         if member.id in self._members:
             raise ValueError(f"member id {member.id} is already registered")
+        # every member gets its accounts: settlement moves deferred members' assets too
+        for code in sorted(assets):
+            self.ledger.open_account(member.id, code)
         if regime is Regime.PREFUNDED:
-            for code in sorted(assets):
-                self.ledger.open_account(member.id, code)
             self._risk.add_account(member.id, LedgerAccount(member.id, self.ledger))
         elif limits:
             self._risk.add_account(member.id, CreditAccount(member.id, member.credit_limits))
