@@ -59,7 +59,7 @@ prices = _weighted(list(range(95, 106)), [0, -1, INT64_MAX], 12)
 qtys = _weighted(list(range(1, 11)), [0, -1], 15)
 modify_qtys = _weighted(list(range(0, 13)), [-1], 12)
 sides = _weighted([BUY, SELL], [2, -1], 50)
-tifs = _weighted([GTC] * 7 + [IOC, FOK, POST_ONLY], [4, -1], 10)
+tifs = _weighted([GTC] * 6 + [IOC, FOK, FOK, POST_ONLY], [4, -1], 10)
 owners = st.integers(0, 2)
 actions = _weighted([NEW] * 4 + [CANCEL, MARKET, MODIFY, MODIFY], [4, -1], 6)
 stp_modes = st.sampled_from([0, 1, 2])
@@ -111,8 +111,8 @@ def _modify_args(args: tuple, book: dict) -> tuple:
         qty = [0, max(now_qty - 1, 0), now_qty, now_qty, now_qty + 1][qty[1]] if qty[1] < 5 else qty[2]
     if order_id in book and isinstance(price, tuple):
         now_price = book[order_id][1]
-        price = [None, None, None, now_price, now_price + 1, now_price - 1][price[1]] if (
-            price[1] < 6) else price[2]
+        price = [None, None, None, now_price, min(now_price + 1, INT64_MAX), now_price - 1][
+            price[1]] if price[1] < 6 else price[2]
     return (order_id, _resolve(qty, {}, None), _resolve(price, {}, None))
 
 
@@ -302,11 +302,52 @@ def test_compiled_book_matches_model(stp, n_steps, data):
         assert state == model_state, "books differ"
         check_invariants(state, compiled)
         if method == "process":
+            assert isinstance(got, list), "a batch of int64 messages must never raise"
             _check_batch_trades(args[0], got, state["trades"])
             ledger.rebase(state)
         else:
             ledger.account(method, args, got, before, state)
         ledger.check(state)
+
+
+resting_asks = st.lists(
+    st.tuples(st.integers(100, 103), st.integers(1, 5), st.integers(0, 1)), max_size=10)
+
+
+@pytest.mark.parametrize("stp", [0, 1, 2])
+@settings(max_examples=250)
+@given(asks=resting_asks, bid_owner=st.integers(0, 1),
+       kind=st.sampled_from(["submit", "submit", "submit", "market", "modify"]),
+       tif=st.sampled_from([FOK, FOK, FOK, GTC, IOC, POST_ONLY]), limit=st.integers(99, 104),
+       owner=st.integers(0, 1), near=st.integers(0, 3), qty_offset=st.integers(-2, 2))
+def test_one_incoming_order_against_a_random_book(
+        stp, asks, bid_owner, kind, tif, limit, owner, near, qty_offset):
+    """Dense coverage of matching, FOK checks and STP: a book of asks of two owners over a few
+    prices, a resting bid (id 40) below them, and one incoming buy (submit of any TIF, market,
+    or a modify of the bid to `limit`). Its quantity is near one of the amounts the FOK rules
+    turn on (all that crosses, other owners' part of it, or their part before the first own
+    order), so that fill-or-kill checks land on both sides of each line under every STP mode."""
+    compiled, model = compiled_book_class()(stp=stp), ModelBook(stp=stp)
+    queue = sorted((price, i, qty, who) for i, (price, qty, who) in enumerate(asks)
+                   if kind == "market" or price <= limit)
+    mine = [i for i, (*_, who) in enumerate(queue) if who == owner]
+    before_own = queue[: mine[0]] if mine else queue
+    references = [sum(o[2] for o in queue), sum(o[2] for o in queue if o[3] != owner),
+                  sum(o[2] for o in before_own), 10]
+    qty = max(1, references[near] + qty_offset)
+    method, args = {
+        "submit": ("submit", (50, BUY, limit, qty, tif, owner)),
+        "market": ("market", (50, BUY, qty, owner)),
+        "modify": ("modify", (40, qty, limit)),
+    }[kind]
+    for book in (compiled, model):
+        for order_id, (price, size, ask_owner) in enumerate(asks):
+            book.submit(order_id, SELL, price, size, GTC, ask_owner)
+        book.submit(40, BUY, 98, 3, GTC, bid_owner)
+    assert outcome(compiled, method, args) == outcome(model, method, args)
+    state = visible(compiled)
+    assert state == visible(model)
+    check_invariants(state, compiled)
 
 
 def _check_batch_trades(rows, results, batch_trades) -> None:

@@ -879,3 +879,56 @@ def test_enum_members_accepted_as_arguments(compiled):
     book.submit(1, compiled.Side.SELL, 100, 5, compiled.TIF.GTC, 1)
     assert book.submit(2, compiled.Side.BUY, 100, 5, compiled.TIF.IOC, 1) == 0
     assert book.order(1) == (SELL, 100, 5, 1)
+
+
+# --------------------------------------------------------------------- more of the contract
+def test_keyword_arguments_as_documented(book):
+    assert book.submit(1, SELL, 100, 5, tif=GTC, owner=3) == 0
+    assert book.submit(2, BUY, 100, 2, tif=IOC, owner=4) == 2
+    assert book.market(3, BUY, 1, owner=4) == 1
+    assert book.modify(1, 1, price=None) == 0
+    assert book.modify(1, 1, price=101) == 0
+    assert book.order(1) == (SELL, 101, 1, 3)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda b: b.submit(9, BUY, 99, -4), ("qty", "-4")),
+    (lambda b: b.submit(9, BUY, -7, 4), ("price", "-7")),
+    (lambda b: b.submit(9, 5, 99, 4), ("side", "5")),
+    (lambda b: b.submit(9, BUY, 99, 4, 6), ("tif", "6")),
+    (lambda b: b.submit(1, BUY, 99, 4), ("order_id", "1")),
+    (lambda b: b.submit(9, BUY, 99, 4, GTC, 2**63), ("owner", str(2**63))),
+    (lambda b: b.modify(1, -2), ("qty", "-2")),
+])
+def test_value_error_names_the_field_and_value(book, call, words):
+    book.submit(1, SELL, 100, 5)
+    with pytest.raises(ValueError) as err:
+        call(book)
+    assert all(word in str(err.value) for word in words), str(err.value)
+
+
+def test_buffers_hold_many_events_until_drained(make_book):
+    """More trades and STP cancels than any small initial buffer, drained at once, in order."""
+    book = make_book(STP_CANCEL_RESTING)
+    n = 3000
+    for i in range(n):
+        book.submit(i, SELL, 100 + i % 7, 1, owner=i % 2)
+    assert book.market(10**6, BUY, n, owner=1) == n // 2
+    t, s = trades(book), stp_cancels(book)
+    assert [x["seq"] for x in t] == list(range(1, n // 2 + 1))
+    assert sorted(x["maker_id"] for x in t) == list(range(0, n, 2))
+    assert sorted(x["order_id"] for x in s) == list(range(1, n, 2))
+    assert [x["price"] for x in t] == sorted(x["price"] for x in t)
+    assert len(book) == 0
+
+
+def test_level_total_is_never_wrapped(book):
+    """Two orders whose sum does not fit in int64 at one price: book.md does not say whether
+    the second is refused; it must not make the level's total negative."""
+    book.submit(1, BUY, 100, INT64_MAX)
+    try:
+        book.submit(2, BUY, 100, INT64_MAX)
+    except ValueError:
+        assert len(book) == 1
+    level = best(book.best_bid())
+    assert level[1] > 0, f"best bid total {level[1]}"
