@@ -7,11 +7,10 @@ The compiled half is skipped, with the reason, when the extension is not built.
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from hypothesis import settings
-
 from model import ModelBook
 
 # deadline=None: the machine is shared, so wall-clock deadlines would make tests flaky.

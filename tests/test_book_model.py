@@ -14,27 +14,24 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from conftest import compiled_book_class
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
-
-from conftest import compiled_book_class
 from model import (
     BUY,
     CANCEL,
     FOK,
     GTC,
-    IOC,
-    MARKET,
-    MODIFY,
-    NEW,
-    POST_ONLY,
     INT64_MAX,
     INT64_MIN,
+    IOC,
+    MARKET,
     MESSAGE_DTYPE,
+    MODIFY,
+    NEW,
     ORDER_FIELDS,
+    POST_ONLY,
     SELL,
-    STP_FIELDS,
-    TRADE_FIELDS,
     ModelBook,
     apply_single,
     records,
@@ -54,10 +51,10 @@ def _weighted(common: list, rare: list, repeat: int) -> st.SearchStrategy:
 
 
 _EXTREME_IDS = [-1, INT64_MIN, INT64_MAX]
-ids = _weighted(list(range(0, 16)), _EXTREME_IDS, 4)
+ids = _weighted(list(range(16)), _EXTREME_IDS, 4)
 prices = _weighted(list(range(95, 106)), [0, -1, INT64_MAX], 12)
 qtys = _weighted(list(range(1, 11)), [0, -1], 15)
-modify_qtys = _weighted(list(range(0, 13)), [-1], 12)
+modify_qtys = _weighted(list(range(13)), [-1], 12)
 sides = _weighted([BUY, SELL], [2, -1], 50)
 tifs = _weighted([GTC] * 6 + [IOC, FOK, FOK, POST_ONLY], [4, -1], 10)
 owners = st.integers(0, 2)
@@ -78,7 +75,7 @@ row_ids = st.tuples(st.just("row"), _pick, ids)  # "old" for CANCEL/MODIFY rows,
 limit_prices = _weighted([("px", offset) for offset in range(7)], [0, -1, INT64_MAX], 12)
 new_qtys = st.tuples(st.just("mq"), st.integers(0, 9), modify_qtys)
 new_prices = st.tuples(st.just("mp"), st.integers(0, 9), prices)
-FREE_POOL = range(0, 24)
+FREE_POOL = range(24)
 
 
 def _resolve(value, book: dict, side):
@@ -107,12 +104,13 @@ def _modify_args(args: tuple, book: dict) -> tuple:
     if isinstance(price, tuple) and price[0] == "px":  # a batch row drawn for NEW
         price = ("mp", price[1], 95 + price[1])
     if order_id in book and isinstance(qty, tuple):
-        _, now_price, now_qty = book[order_id]
-        qty = [0, max(now_qty - 1, 0), now_qty, now_qty, now_qty + 1][qty[1]] if qty[1] < 5 else qty[2]
+        now_qty = book[order_id][2]
+        choices = [0, max(now_qty - 1, 0), now_qty, now_qty, now_qty + 1]
+        qty = choices[qty[1]] if qty[1] < len(choices) else qty[2]
     if order_id in book and isinstance(price, tuple):
         now_price = book[order_id][1]
-        price = [None, None, None, now_price, min(now_price + 1, INT64_MAX), now_price - 1][
-            price[1]] if price[1] < 6 else price[2]
+        choices = [None, None, None, now_price, min(now_price + 1, INT64_MAX), now_price - 1]
+        price = choices[price[1]] if price[1] < len(choices) else price[2]
     return (order_id, _resolve(qty, {}, None), _resolve(price, {}, None))
 
 
@@ -125,8 +123,9 @@ def resolve_call(method: str, args: tuple, book: dict) -> tuple:
     if method == "process":
         rows = []
         for row in args[0]:
-            if isinstance(row[1], tuple):
-                row = (row[0], ("old" if row[0] in (CANCEL, MODIFY) else "new",) + row[1][1:]) + row[2:]
+            if isinstance(row[1], tuple):  # a "row" id: as for the single call of its action
+                kind = "old" if row[0] in (CANCEL, MODIFY) else "new"
+                row = (row[0], (kind, *row[1][1:])) + row[2:]
             if row[0] == MODIFY:
                 order_id, qty, price = _modify_args((row[1], row[4], row[3]), book)
                 row = (row[0], order_id, row[2], price or 0, qty) + row[5:]
@@ -287,6 +286,7 @@ class Ledger:
 @settings(max_examples=150)
 @given(stp=stp_modes, n_steps=st.integers(1, 80), data=st.data())
 def test_compiled_book_matches_model(stp, n_steps, data):
+    """Up to 80 random calls; after each, the same outcome, trades, STP cancels and book."""
     compiled = compiled_book_class()(stp=stp)
     model = ModelBook(stp=stp)
     ledger = Ledger()

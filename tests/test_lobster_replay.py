@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from conftest import compiled_book_class
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lobster"
@@ -186,7 +185,8 @@ class Replay:
         if order_id in self.book:
             maker, counter = order_id, "executions checked"
         else:
-            maker, counter = self.synthetic.get((side, price)), "executions of seeded orders checked"
+            maker = self.synthetic.get((side, price))
+            counter = "executions of seeded orders checked"
         front = self.book.orders(side)[:1].tolist()
         if front and front[0][0] != maker and front[0][1] == price and maker in self.book:
             # Nasdaq filled another order of the same level first: keep in step with Nasdaq
