@@ -36,6 +36,7 @@ class Reject(IntEnum):
     UNKNOWN_ID = -7
     FOK_NOT_FILLED = -8
     POST_ONLY_WOULD_CROSS = -9
+    LEVEL_OVERFLOW = -10
 
 MESSAGE_DTYPE: np.dtype
 TRADE_DTYPE: np.dtype

@@ -15,7 +15,7 @@ Layout, chosen so that no Python object exists per order and nothing is allocate
 Every index used below is either a pool slot handed out by this module or a position inside the
 ``0..n-1`` range of the array it indexes, which is why bounds checks are off module-wide.
 """
-from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t, INT64_MIN
+from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memmove
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
@@ -69,6 +69,7 @@ class Reject(IntEnum):
     UNKNOWN_ID = -7
     FOK_NOT_FILLED = -8
     POST_ONLY_WOULD_CROSS = -9
+    LEVEL_OVERFLOW = -10
 
 
 # C mirrors of the enums above, for the hot path.
@@ -95,6 +96,7 @@ cdef enum:
     R_UNKNOWN_ID = -7
     R_FOK_NOT_FILLED = -8
     R_POST_ONLY_WOULD_CROSS = -9
+    R_LEVEL_OVERFLOW = -10
 
 cdef enum:
     NIL = -1          # no slot: end of a list, or an empty hash entry
@@ -253,6 +255,7 @@ cdef class OrderBook:
     cdef Py_ssize_t _n_stp, _stp_cap
     cdef int64_t _seq
     cdef int64_t _max_id        # largest id ever indexed: a larger one cannot be resting
+    cdef int64_t _total_bound[2]   # per side: no level's total has ever been larger
     cdef int _stp
 
     def __cinit__(self, stp=STP.NONE):
@@ -292,6 +295,8 @@ cdef class OrderBook:
         self._free_order = NIL
         self._live = 0
         self._max_id = INT64_MIN
+        self._total_bound[0] = 0
+        self._total_bound[1] = 0
         self._levels_used = 0
         self._free_level = NIL
         self._sides[0].n = 0
@@ -467,6 +472,8 @@ cdef class OrderBook:
             level.head = slot
         level.tail = slot
         level.total += qty
+        if level.total > self._total_bound[side]:
+            self._total_bound[side] = level.total
         self._index(order_id, slot)
         self._live += 1
         return 0
@@ -567,15 +574,18 @@ cdef class OrderBook:
         return executed
 
     cdef bint _can_fill(self, int side, int64_t limit_key, int64_t qty, int64_t owner) noexcept:
-        """Whether ``qty`` could trade in full now, under the self-trade rule in force."""
+        """Whether ``qty`` could trade in full now, under the self-trade rule in force.
+        Counts down what is still needed, so no sum of quantities can overflow."""
         cdef BookSide* opp = &self._sides[1 - side]
-        cdef int64_t available = 0
+        cdef int64_t needed = qty
         cdef int32_t i = opp.n - 1, slot
         cdef Level* level
         while i >= 0 and opp.refs[i].key >= limit_key:
             level = &self._levels[opp.refs[i].level]
             if self._stp == STP_NONE:
-                available += level.total
+                if level.total >= needed:
+                    return True
+                needed -= level.total
             else:
                 slot = level.head
                 while slot != NIL:
@@ -583,14 +593,25 @@ cdef class OrderBook:
                         if self._stp == STP_CANCEL_INCOMING:
                             return False
                     else:
-                        available += self._orders[slot].qty
-                        if available >= qty:
+                        if self._orders[slot].qty >= needed:
                             return True
+                        needed -= self._orders[slot].qty
                     slot = self._orders[slot].next
-            if available >= qty:
-                return True
             i -= 1
         return False
+
+    cdef bint _level_would_overflow(self, int side, int64_t price, int64_t qty) noexcept:
+        """Whether resting ``qty`` at ``price`` could push that level's total past int64.
+        ``_total_bound`` (no level's total ever exceeded it) settles the common case at once."""
+        cdef BookSide* bs = &self._sides[side]
+        cdef int64_t key
+        cdef int32_t pos
+        if qty <= INT64_MAX - self._total_bound[side]:
+            return False
+        key = price if side == BUY else -price
+        pos = self._position(bs, key)
+        return (pos >= 0 and bs.refs[pos].key == key
+                and qty > INT64_MAX - self._levels[bs.refs[pos].level].total)
 
     # ------------------------------------------------------------------ commands (C level)
     cdef int64_t _new(self, int64_t order_id, int64_t side, int64_t price, int64_t qty,
@@ -608,6 +629,8 @@ cdef class OrderBook:
             return R_INVALID_TIF
         if order_id <= self._max_id and self._find(order_id) != NIL:
             return R_DUPLICATE_ID
+        if (tif == GTC or tif == POST_ONLY) and self._level_would_overflow(<int>side, price, qty):
+            return R_LEVEL_OVERFLOW
         # opposite key >= limit_key <=> the opposite order's price is acceptable
         limit_key = -price if side == BUY else price
         if tif == POST_ONLY:
@@ -670,6 +693,12 @@ cdef class OrderBook:
             return 0
         side = o.side
         owner = o.owner
+        # refuse before removing anything: re-entry must not fail halfway
+        if price == o.price:
+            if qty - o.qty > INT64_MAX - self._levels[o.level].total:
+                return R_LEVEL_OVERFLOW
+        elif self._level_would_overflow(<int>side, price, qty):
+            return R_LEVEL_OVERFLOW
         self._remove(slot)
         return self._new(order_id, side, price, qty, GTC, owner)
 
@@ -886,6 +915,7 @@ _REASONS = {
     R_INVALID_PRICE: ("price", "must be positive"),
     R_INVALID_TIF: ("tif", "must be one of GTC=0, IOC=1, FOK=2, POST_ONLY=3"),
     R_DUPLICATE_ID: ("order_id", "is already resting in the book"),
+    R_LEVEL_OVERFLOW: ("qty", "would take its price level's total quantity past int64"),
 }
 
 
@@ -894,6 +924,6 @@ def _raise_for(int64_t code, **fields):
     if code == R_UNKNOWN_ID:
         raise KeyError(f"order_id={fields['order_id']!r} is not resting in the book")
     field, reason = _REASONS[code]
-    if field == "qty" and "price" in fields and "side" not in fields:
+    if code == R_INVALID_QTY and "price" in fields and "side" not in fields:
         reason = "must be >= 0"   # modify: qty 0 is a cancel
     raise ValueError(f"{field}={fields[field]!r} {reason}")
