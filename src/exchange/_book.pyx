@@ -601,13 +601,12 @@ cdef class OrderBook:
         return False
 
     cdef bint _level_would_overflow(self, int side, int64_t price, int64_t qty) noexcept:
-        """Whether resting ``qty`` at ``price`` could push that level's total past int64.
-        ``_total_bound`` (no level's total ever exceeded it) settles the common case at once."""
+        """Whether resting ``qty`` at ``price`` would push that level's total past int64.
+        Callers first test ``_total_bound`` (no level's total ever exceeded it), which settles
+        the common case without a lookup."""
         cdef BookSide* bs = &self._sides[side]
         cdef int64_t key
         cdef int32_t pos
-        if qty <= INT64_MAX - self._total_bound[side]:
-            return False
         key = price if side == BUY else -price
         pos = self._position(bs, key)
         return (pos >= 0 and bs.refs[pos].key == key
@@ -629,7 +628,8 @@ cdef class OrderBook:
             return R_INVALID_TIF
         if order_id <= self._max_id and self._find(order_id) != NIL:
             return R_DUPLICATE_ID
-        if (tif == GTC or tif == POST_ONLY) and self._level_would_overflow(<int>side, price, qty):
+        if (qty > INT64_MAX - self._total_bound[side] and (tif == GTC or tif == POST_ONLY)
+                and self._level_would_overflow(<int>side, price, qty)):
             return R_LEVEL_OVERFLOW
         # opposite key >= limit_key <=> the opposite order's price is acceptable
         limit_key = -price if side == BUY else price
@@ -697,7 +697,8 @@ cdef class OrderBook:
         if price == o.price:
             if qty - o.qty > INT64_MAX - self._levels[o.level].total:
                 return R_LEVEL_OVERFLOW
-        elif self._level_would_overflow(<int>side, price, qty):
+        elif (qty > INT64_MAX - self._total_bound[side]
+              and self._level_would_overflow(<int>side, price, qty)):
             return R_LEVEL_OVERFLOW
         self._remove(slot)
         return self._new(order_id, side, price, qty, GTC, owner)
