@@ -39,6 +39,7 @@ DUPLICATE_ID = -6
 UNKNOWN_ID = -7
 FOK_NOT_FILLED = -8
 POST_ONLY_WOULD_CROSS = -9
+LEVEL_OVERFLOW = -10
 
 MESSAGE_FIELDS = ("action", "order_id", "side", "price", "qty", "tif", "owner")
 MESSAGE_DTYPE = np.dtype([(name, np.int64) for name in MESSAGE_FIELDS])
@@ -274,9 +275,12 @@ class ModelBook:
     # ----------------------------------------------------------------- the rules
     def _new(self, order_id, side, price, qty, tif, owner) -> int:
         self._check_new(order_id, side, price, qty, tif, market=False)
+        if tif == POST_ONLY and self._crosses_best(side, price):
+            raise Refused(POST_ONLY_WOULD_CROSS, f"price={price} crosses the opposite best")
+        if tif in (GTC, POST_ONLY):
+            # an order that rests at a price where its side has a level never trades first
+            self._check_level_total(side, price, qty)
         if tif == POST_ONLY:
-            if self._crosses_best(side, price):
-                raise Refused(POST_ONLY_WOULD_CROSS, f"price={price} crosses the opposite best")
             self._rest(order_id, side, price, qty, owner)
             return 0
         if tif == FOK and self._fillable(side, price, owner) < qty:
@@ -306,8 +310,18 @@ class ModelBook:
         if new_price == o.price and qty <= o.qty:
             o.qty = qty  # keeps its stamp, hence its place
             return 0
+        # the order leaves its level before it re-enters: its own quantity does not count
+        self._check_level_total(o.side, new_price, qty, without=order_id)
         del self._orders[order_id]
         return self._new(order_id, o.side, new_price, qty, GTC, o.owner)
+
+    def _check_level_total(self, side, price, qty, without=None) -> None:
+        """Refuse a quantity that would take its price level's total past int64."""
+        total = sum(o.qty for o in self._orders.values()
+                    if o.side == side and o.price == price and o.order_id != without)
+        if total + qty > INT64_MAX:
+            raise Refused(LEVEL_OVERFLOW, f"qty={qty} would take the level at price={price} "
+                                          f"past int64 (it holds {total})")
 
     def _rest(self, order_id, side, price, qty, owner) -> None:
         self._stamp += 1
@@ -444,7 +458,7 @@ def apply_single(book, row) -> int | str:
 
 def single_equivalent(result: int) -> int | str:
     """What the single call gives for a `process` result (book.md, "Single-call equivalents")."""
-    if INVALID_ACTION >= result >= DUPLICATE_ID:
+    if INVALID_ACTION >= result >= DUPLICATE_ID or result == LEVEL_OVERFLOW:
         return "ValueError"
     if result == UNKNOWN_ID:
         return "KeyError"

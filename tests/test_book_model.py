@@ -53,8 +53,10 @@ def _weighted(common: list, rare: list, repeat: int) -> st.SearchStrategy:
 _EXTREME_IDS = [-1, INT64_MIN, INT64_MAX]
 ids = _weighted(list(range(16)), _EXTREME_IDS, 4)
 prices = _weighted(list(range(95, 106)), [0, -1, INT64_MAX], 12)
-qtys = _weighted(list(range(1, 11)), [0, -1], 15)
-modify_qtys = _weighted(list(range(13)), [-1], 12)
+# a few huge quantities, so that level totals near int64 (LEVEL_OVERFLOW) come up too
+_HUGE = [INT64_MAX, INT64_MAX // 2 + 1]
+qtys = _weighted(list(range(1, 11)), [0, -1, *_HUGE], 15)
+modify_qtys = _weighted(list(range(13)), [-1, *_HUGE], 12)
 sides = _weighted([BUY, SELL], [2, -1], 50)
 tifs = _weighted([GTC] * 6 + [IOC, FOK, FOK, POST_ONLY], [4, -1], 10)
 owners = st.integers(0, 2)

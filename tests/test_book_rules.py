@@ -23,6 +23,7 @@ from model import (
     INVALID_SIDE,
     INVALID_TIF,
     IOC,
+    LEVEL_OVERFLOW,
     MARKET,
     MESSAGE_DTYPE,
     MODIFY,
@@ -631,7 +632,8 @@ def test_process_reject_code_values(compiled):
     Reject = compiled.Reject
     assert [Reject.INVALID_ACTION, Reject.INVALID_SIDE, Reject.INVALID_QTY,
             Reject.INVALID_PRICE, Reject.INVALID_TIF, Reject.DUPLICATE_ID, Reject.UNKNOWN_ID,
-            Reject.FOK_NOT_FILLED, Reject.POST_ONLY_WOULD_CROSS] == list(range(-1, -10, -1))
+            Reject.FOK_NOT_FILLED, Reject.POST_ONLY_WOULD_CROSS, Reject.LEVEL_OVERFLOW] == list(
+        range(-1, -11, -1))
     assert all(r < 0 for r in Reject)
 
 
@@ -921,13 +923,54 @@ def test_buffers_hold_many_events_until_drained(make_book):
     assert len(book) == 0
 
 
-def test_level_total_is_never_wrapped(book):
-    """Two orders whose sum does not fit in int64 at one price: book.md does not say whether
-    the second is refused; it must not make the level's total negative."""
+@pytest.mark.parametrize("tif", [GTC, POST_ONLY])
+def test_order_that_would_overflow_its_level_is_refused(book, tif):
+    """A resting order that would take its level's total past int64: ValueError / -10."""
+    book.submit(1, BUY, 100, INT64_MAX - 10)
+    book.submit(2, BUY, 100, 5)
+    before = snapshot(book)
+    with pytest.raises(ValueError):
+        book.submit(3, BUY, 100, 6, tif)
+    assert full_state(book) == {**before, "trades": [], "stp": []}
+    assert list(book.process(batch(msg(NEW, 3, BUY, 100, 6, tif)))) == [LEVEL_OVERFLOW]
+    assert snapshot(book) == before
+    assert book.submit(3, BUY, 100, 5, tif) == 0  # exactly INT64_MAX fits
+    assert best(book.best_bid()) == (100, INT64_MAX)
+
+
+def test_level_overflow_check_is_per_level_and_side(book):
     book.submit(1, BUY, 100, INT64_MAX)
-    try:
-        book.submit(2, BUY, 100, INT64_MAX)
-    except ValueError:
-        assert len(book) == 1
-    level = best(book.best_bid())
-    assert level[1] > 0, f"best bid total {level[1]}"
+    book.submit(2, BUY, 99, INT64_MAX)
+    book.submit(3, SELL, 101, INT64_MAX)
+    assert len(book) == 3
+
+
+@pytest.mark.parametrize("call", [
+    lambda b: b.submit(3, BUY, 100, INT64_MAX, IOC),
+    lambda b: b.submit(3, BUY, 100, INT64_MAX, FOK),
+    lambda b: b.market(3, BUY, INT64_MAX),
+])
+def test_orders_that_never_rest_are_not_checked_for_level_overflow(book, call):
+    book.submit(1, BUY, 100, INT64_MAX)
+    book.submit(2, SELL, 101, 7)
+    call(book)
+    assert records(book.orders(BUY)) == [{"order_id": 1, "price": 100, "qty": INT64_MAX,
+                                           "owner": 0}]
+
+
+def test_modify_that_would_overflow_its_level_is_refused(book):
+    """The modified order leaves its level first: its own quantity does not count."""
+    book.submit(1, BUY, 100, INT64_MAX - 10)
+    book.submit(2, BUY, 100, 5)
+    book.submit(3, BUY, 99, 20)
+    before = snapshot(book)
+    for call in (lambda: book.modify(2, 11), lambda: book.modify(3, 11, 100)):
+        with pytest.raises(ValueError):
+            call()
+        assert snapshot(book) == before
+    assert list(book.process(batch(msg(MODIFY, 2, BUY, 0, 11), msg(MODIFY, 3, BUY, 100, 11)))) == [
+        LEVEL_OVERFLOW, LEVEL_OVERFLOW]
+    assert snapshot(book) == before
+    assert book.modify(2, 10) == 0  # INT64_MAX - 10 + 10 fits
+    assert best(book.best_bid()) == (100, INT64_MAX)
+    assert resting(book, BUY) == [(1, 100, INT64_MAX - 10), (2, 100, 10), (3, 99, 20)]
