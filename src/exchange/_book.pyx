@@ -189,8 +189,7 @@ STP_CANCEL_DTYPE = np.dtype([(name, np.int64) for name in
                              ("order_id", "side", "price", "qty", "owner")])
 
 ORDER_DTYPE = np.dtype([(name, np.int64) for name in ("order_id", "price", "qty", "owner")])
-CLEARED_DTYPE = np.dtype([(name, np.int64) for name in
-                          ("order_id", "side", "price", "qty", "owner")])
+CLEARED_DTYPE = STP_CANCEL_DTYPE    # both describe resting orders that left, with their side
 
 cdef enum:
     _INITIAL_ORDERS = 1024
@@ -565,11 +564,9 @@ cdef class OrderBook:
                         maker.qty -= fill
                         level.total -= fill
                         break
-                # the maker is gone: take it off the head of the level
+                # the maker is gone: take it off the head of the level (an emptied level is
+                # dropped; ``level`` is not read again then)
                 slot = maker.next
-                if slot == NIL:
-                    self._remove(level.head)   # also drops the emptied level
-                    break
                 self._remove(level.head)
         return executed
 
@@ -765,6 +762,8 @@ cdef class OrderBook:
                                            new_price)
         if result >= 0:
             return result
+        if result == R_INVALID_QTY:
+            raise ValueError(f"qty={qty!r} must be >= 0 (0 cancels)")
         _raise_for(result, order_id=order_id, qty=qty, price=price)
 
     def process(self, messages):
@@ -925,6 +924,4 @@ def _raise_for(int64_t code, **fields):
     if code == R_UNKNOWN_ID:
         raise KeyError(f"order_id={fields['order_id']!r} is not resting in the book")
     field, reason = _REASONS[code]
-    if code == R_INVALID_QTY and "price" in fields and "side" not in fields:
-        reason = "must be >= 0"   # modify: qty 0 is a cancel
     raise ValueError(f"{field}={fields[field]!r} {reason}")
