@@ -12,13 +12,12 @@ computation is exact (rational arithmetic), rounding only once, half up, to the 
 """
 from __future__ import annotations
 
-import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
-from exchange.instruments import MAX_INT64, DecimalLike, Instrument, Kind, to_decimal
+from exchange.instruments import DecimalLike, Instrument, Kind, checked_int, to_decimal
 
 __all__ = ["FeeRule", "FeeSchedule", "FeeError", "MAX_BP", "default_fee_schedule"]
 
@@ -45,16 +44,7 @@ def _rate(value: DecimalLike, what: str) -> Decimal:
 
 
 def _minor_units(value: int, what: str, low: int = 0) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{what}: expected an integer, got bool {value!r}")
-    try:
-        result = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{what}: expected an integer of minor units, got "
-                        f"{type(value).__name__} {value!r}") from None
-    if not low <= result <= MAX_INT64:
-        raise FeeError(f"{what}: {result} is not in {low}..{MAX_INT64}")
-    return result
+    return checked_int(value, what, low, FeeError)
 
 
 @dataclass(frozen=True)

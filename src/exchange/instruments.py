@@ -109,8 +109,9 @@ def to_decimal(value: DecimalLike, what: str) -> Decimal:
     return result
 
 
-def _positive_int(value: int, what: str) -> int:
-    """``value`` as a Python int in 1..MAX_INT64 (numpy integers accepted, bool refused)."""
+def checked_int(value: int, what: str, low: int, error: type[ValueError]) -> int:
+    """``value`` as a Python int in ``low..MAX_INT64`` (numpy integers accepted, bool and
+    non-integers refused with TypeError; out of range raises ``error``)."""
     if isinstance(value, bool):
         raise TypeError(f"{what}: expected an integer, got bool {value!r}")
     try:
@@ -118,9 +119,13 @@ def _positive_int(value: int, what: str) -> int:
     except TypeError:
         raise TypeError(f"{what}: expected an integer, got {type(value).__name__} "
                         f"{value!r}") from None
-    if not 0 < result <= MAX_INT64:
-        raise InstrumentValueError(f"{what}: {result} is not in 1..{MAX_INT64}")
+    if not low <= result <= MAX_INT64:
+        raise error(f"{what}: {result} is not in {low}..{MAX_INT64}")
     return result
+
+
+def _positive_int(value: int, what: str) -> int:
+    return checked_int(value, what, 1, InstrumentValueError)
 
 
 def _whole(ratio: Fraction, message: str) -> int:
