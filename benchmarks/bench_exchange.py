@@ -42,8 +42,8 @@ except ImportError:  # not installed: use the in-place build of this checkout
 import numpy as np  # noqa: E402
 
 from exchange import STP, OrderBook  # noqa: E402
-from exchange.exchange import Exchange  # noqa: E402
-from exchange.members import Regime  # noqa: E402
+from exchange.venue.exchange import Exchange  # noqa: E402
+from exchange.venue.members import Regime  # noqa: E402
 from flow import standard_flow  # noqa: E402
 
 SYMBOL = "USDKZT_TOD"

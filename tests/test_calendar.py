@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange import calendar as calendar_module
-from exchange.calendar import Calendar, CalendarError, NonBusinessDayError
-from exchange.instruments import EUR, KZT, RUB, USD, Asset, default_instruments
+from exchange.reference import calendar as calendar_module
+from exchange.reference.calendar import Calendar, CalendarError, NonBusinessDayError
+from exchange.reference.instruments import EUR, KZT, RUB, USD, Asset, default_instruments
 
 D = dt.date
 INSTRUMENTS = default_instruments()

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exchange import Exchange, FixingConfig, Side
-from exchange.calendar import Calendar
-from exchange.capture import FeeTerms, TradeCapture, fees_vector
-from exchange.fees import DEFAULT_MINIMUM, FeeRule, FeeSchedule
-from exchange.instruments import Kind, default_instruments
+from exchange.reference.calendar import Calendar
+from exchange.venue.capture import FeeTerms, TradeCapture, fees_vector
+from exchange.reference.fees import DEFAULT_MINIMUM, FeeRule, FeeSchedule
+from exchange.reference.instruments import Kind, default_instruments
 from exchange.records import GROSS, NET, TRADE_RECORD_DTYPE
 
 THU = dt.date(2024, 3, 7)  # Fri 8 March is a KZ holiday: T+1 from Thursday is Monday 11th

@@ -23,8 +23,8 @@ from exchange import (
     Side,
     UnknownOrder,
 )
-from exchange.calendar import Calendar
-from exchange.events import FIX_ORD_REJ_REASON, OrderTypeRejected
+from exchange.reference.calendar import Calendar
+from exchange.venue.events import FIX_ORD_REJ_REASON, OrderTypeRejected
 
 THU = dt.date(2024, 3, 7)
 CALENDAR = Calendar()

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exchange import STP, TIF, Exchange, NotOrderOwner, OrderRejected, Regime, RejectReason
-from exchange.calendar import Calendar
-from exchange.fees import DEFAULT_MINIMUM, FeeRule, FeeSchedule
-from exchange.instruments import Kind
+from exchange.reference.calendar import Calendar
+from exchange.reference.fees import DEFAULT_MINIMUM, FeeRule, FeeSchedule
+from exchange.reference.instruments import Kind
 
 THU = dt.date(2024, 3, 7)
 CALENDAR = Calendar()

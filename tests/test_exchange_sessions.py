@@ -6,10 +6,10 @@ import datetime as dt
 import pytest
 
 from exchange import Exchange, ExecType, OrdStatus, RejectReason, SessionState
-from exchange.calendar import Calendar, NonBusinessDayError
-from exchange.events import OrderRejected
-from exchange.instruments import default_instruments
-from exchange.sessions import (
+from exchange.reference.calendar import Calendar, NonBusinessDayError
+from exchange.venue.events import OrderRejected
+from exchange.reference.instruments import default_instruments
+from exchange.venue.sessions import (
     DEFAULT_TIMES,
     SessionError,
     SessionSchedule,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange.fees import (
+from exchange.reference.fees import (
     DEFAULT_MINIMUM,
     MAX_BP,
     FeeError,
@@ -18,7 +18,7 @@ from exchange.fees import (
     FeeSchedule,
     default_fee_schedule,
 )
-from exchange.instruments import MAX_INT64, Kind, default_instruments
+from exchange.reference.instruments import MAX_INT64, Kind, default_instruments
 
 INSTRUMENTS = default_instruments()
 USDKZT = INSTRUMENTS["USDKZT_TOD"]

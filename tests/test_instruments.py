@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange.instruments import (
+from exchange.reference.instruments import (
     EUR,
     KZT,
     MAX_INT64,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from exchange.calendar import Calendar
-from exchange.sim.cli import build_parser, main
+from exchange.reference.calendar import Calendar
+from exchange.app.cli import build_parser, main
 from exchange.sim.day import business_day_on_or_after
 
 

@@ -15,12 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from exchange.clearing import EXCHANGE_FEES
-from exchange.events import RejectReason
-from exchange.members import Regime
+from exchange.venue.events import RejectReason
+from exchange.venue.members import Regime
 from exchange.records import NET
 from exchange.sim import default_scenario, run_day
-from exchange.sim.report import write_outputs
-from exchange.sim.summary import settlement as settlement_table
+from exchange.app.report import write_outputs
+from exchange.app.summary import settlement as settlement_table
 
 DATE = dt.date(2026, 11, 27)
 T1, T2 = dt.date(2026, 11, 30), dt.date(2026, 12, 1)

@@ -29,8 +29,8 @@ __all__ = [
 __version__ = "0.1.0"
 
 # The exchange layer: sessions, members and pre-trade checks, trade capture, events, the facade.
-from .capture import FixingConfig, SessionStat  # noqa: E402
-from .events import (  # noqa: E402
+from .venue.capture import FixingConfig, SessionStat  # noqa: E402
+from .venue.events import (  # noqa: E402
     CancelReject,
     ExecType,
     ExecutionReport,
@@ -40,9 +40,9 @@ from .events import (  # noqa: E402
     RejectReason,
     UnknownOrder,
 )
-from .exchange import BookView, DayEnd, Exchange, ExpiredOrder, OrderResult  # noqa: E402
-from .members import Member, Regime  # noqa: E402
-from .sessions import SessionError, SessionSchedule, SessionState  # noqa: E402
+from .venue.exchange import BookView, DayEnd, Exchange, ExpiredOrder, OrderResult  # noqa: E402
+from .venue.members import Member, Regime  # noqa: E402
+from .venue.sessions import SessionError, SessionSchedule, SessionState  # noqa: E402
 
 __all__ += [
     "BookView",

@@ -30,7 +30,7 @@ and opens and closes the session: the same seed gives the same trades. Your own 
 
 The whole day behind ``python -m exchange simulate`` (members, balances, three sessions, end
 of day, netting, settlement T+0..T+2) is :func:`run_day` on a :func:`default_scenario`;
-``exchange.sim.report.write_outputs`` writes its Parquet files and HTML report.
+``exchange.app.report.write_outputs`` writes its Parquet files and HTML report.
 
 Modules, one job each: ``rng`` (buffered seeded draws), ``market`` (reference prices, market
 data cache, clock), ``view`` (an agent's window and order gateway), ``agents`` (base class

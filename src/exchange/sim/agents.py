@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from itertools import accumulate
 
 from exchange._book import TIF
-from exchange.events import RejectReason
-from exchange.exchange import OrderResult
+from exchange.venue.events import RejectReason
+from exchange.venue.exchange import OrderResult
 
 from .rng import Random
 from .view import BUY, SELL, AgentView

@@ -4,7 +4,7 @@
 
 1. a clearing :class:`~exchange.clearing.Ledger` (SQLite file or memory) with every member's
    accounts and opening balances deposited;
-2. an :class:`~exchange.exchange.Exchange` on the scenario's instruments, reading the
+2. an :class:`~exchange.venue.exchange.Exchange` on the scenario's instruments, reading the
    scheduler's simulated clock; ``begin_day(date)``;
 3. the morning, day and evening sessions in turn, each run by the
    :class:`~exchange.sim.scheduler.Scheduler` (open, agents trade, close with expiries);
@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from exchange.clearing import Ledger, Obligations, SettlementResult, net, settle
-from exchange.exchange import DayEnd, Exchange
-from exchange.instruments import KZT
-from exchange.members import Regime
+from exchange.venue.exchange import DayEnd, Exchange
+from exchange.reference.instruments import KZT
+from exchange.venue.members import Regime
 from exchange.records import SESSION_NAMES
 
 from .market import SimClock

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from exchange.instruments import Instrument
+from exchange.reference.instruments import Instrument
 
 __all__ = ["Driver", "Profile", "DEFAULT_DRIVERS", "DEFAULT_PROFILES", "ReferencePrices",
            "MarketData", "SimClock", "TRADING_SECONDS"]
@@ -194,7 +194,7 @@ class MarketData:
     ``position(member, asset)``: the member's net traded amount today, minor units (bought
     base and received quote positive; a swap's far leg included; fees excluded); both as of
     the latest :meth:`refresh`. Books are read live through ``books[symbol]``
-    (:class:`~exchange.exchange.BookView`). A refresh reads only the trade records added since
+    (:class:`~exchange.venue.exchange.BookView`). A refresh reads only the trade records added since
     the previous one: O(new trades) vectorised, plus O(instruments) to reprice references.
     """
 

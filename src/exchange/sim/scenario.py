@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from exchange.instruments import InstrumentSet, default_instruments
-from exchange.members import Regime
+from exchange.reference.instruments import InstrumentSet, default_instruments
+from exchange.venue.members import Regime
 
 from .agents import Agent, MarketMaker, NoiseTrader, Overtrader
 from .market import DEFAULT_DRIVERS, DEFAULT_PROFILES, Driver, Profile

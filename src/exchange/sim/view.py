@@ -11,7 +11,7 @@ Each agent gets one :class:`AgentView` for the whole run (never rebuilt per turn
   each in the book) or the cheaper ``tracked_orders`` with ``is_resting``/``untrack`` (check
   only the one you act on), ``balance(asset)`` / ``available(asset)`` from the ledger.
 
-and sends orders through the public :class:`~exchange.exchange.Exchange` API only, in ticks
+and sends orders through the public :class:`~exchange.venue.exchange.Exchange` API only, in ticks
 and lots (the exchange's fast path): ``limit``/``buy``/``sell``, ``market``, ``cancel``,
 ``modify``. Each call is one order message for the scheduler's count. A refused message
 returns None (the exchange counted it by reason); ``last_refusal`` keeps the exception and
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from exchange._book import TIF
-from exchange.events import NotOrderOwner, OrderRejected, RejectReason
-from exchange.exchange import OrderResult
-from exchange.instruments import Instrument
+from exchange.venue.events import NotOrderOwner, OrderRejected, RejectReason
+from exchange.venue.exchange import OrderResult
+from exchange.reference.instruments import Instrument
 
 from .market import MarketData, Profile
 

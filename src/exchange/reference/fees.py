@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
-from exchange.instruments import DecimalLike, Instrument, Kind, checked_int, to_decimal
+from exchange.reference.instruments import DecimalLike, Instrument, Kind, checked_int, to_decimal
 
 __all__ = ["FeeRule", "FeeSchedule", "FeeError", "MAX_BP", "default_fee_schedule"]
 
@@ -86,7 +86,7 @@ class FeeRule:
 class FeeSchedule:
     """Fee rules by instrument kind; immutable once built.
 
-    ``rules`` maps each :class:`~exchange.instruments.Kind` that may trade to its FeeRule.
+    ``rules`` maps each :class:`~exchange.reference.instruments.Kind` that may trade to its FeeRule.
     """
 
     def __init__(self, rules: Mapping[Kind, FeeRule]) -> None:

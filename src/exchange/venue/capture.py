@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 
 from exchange._book import TRADE_DTYPE
-from exchange.fees import FeeSchedule
-from exchange.instruments import MAX_INT64, Instrument, Kind
+from exchange.reference.fees import FeeSchedule
+from exchange.reference.instruments import MAX_INT64, Instrument, Kind
 from exchange.records import SESSION_NAMES, TRADE_RECORD_DTYPE, empty_trades
 
 __all__ = [

@@ -142,7 +142,7 @@ class Asset:
     ``code`` is at most 12 characters of ``A-Z 0-9 _`` (the record field width). ``decimals`` is
     the number of decimal places of the minor unit (2 for a currency, 0 for a security counted in
     pieces). ``region`` names whose holidays apply to its settlement (``"KZ"``, ``"US"``, ``"EU"``,
-    ``"RU"``, ...; see :mod:`exchange.calendar`).
+    ``"RU"``, ...; see :mod:`exchange.reference.calendar`).
     """
 
     code: str

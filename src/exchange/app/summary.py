@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from .day import DayResult
+from exchange.sim.day import DayResult
 
 __all__ = ["Table", "overview", "session_runs", "session_stats", "official_rates",
            "refusals", "obligations", "obligations_by_date", "settlement",

@@ -14,9 +14,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from exchange.calendar import Calendar
+from exchange.reference.calendar import Calendar
 
-from .scenario import DEFAULT_DATE, MIN_MEMBERS
+from exchange.sim.scenario import DEFAULT_DATE, MIN_MEMBERS
 
 __all__ = ["main", "build_parser", "DEFAULT_ORDERS", "MAX_ORDERS"]
 
@@ -94,9 +94,9 @@ def _simulate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from .console import ProgressBars, print_report
-    from .day import business_day_on_or_after, run_day
+    from exchange.sim.day import business_day_on_or_after, run_day
     from .report import write_outputs
-    from .scenario import default_scenario
+    from exchange.sim.scenario import default_scenario
 
     console = Console(quiet=args.quiet)
     date = business_day_on_or_after(Calendar(), args.date)

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import charts, summary
-from .day import DayResult
+from exchange.sim.day import DayResult
 from .summary import Table
 
 __all__ = ["write_outputs", "render_html", "book_at_close"]

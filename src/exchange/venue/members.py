@@ -46,10 +46,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from exchange.events import OrderRejected, RejectReason
+from exchange.venue.events import OrderRejected, RejectReason
 
 if TYPE_CHECKING:  # the capture module's Terms, passed in by the exchange
-    from exchange.capture import Terms
+    from exchange.venue.capture import Terms
 
 __all__ = [
     "Regime",

@@ -187,7 +187,7 @@ class ExecutionReport(NamedTuple):
     def to_fix(self, instrument: Any = None) -> dict[int, Any]:
         """The FIX tag -> value mapping of this report (MsgType 8).
 
-        With ``instrument`` (an :class:`~exchange.instruments.Instrument`), prices and
+        With ``instrument`` (an :class:`~exchange.reference.instruments.Instrument`), prices and
         quantities are decimals (price per base unit, base units); without it, ticks and lots.
         Fields that do not apply (no ClOrdID, no fill, no refusal) are left out. O(1).
         """

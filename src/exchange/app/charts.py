@@ -27,10 +27,10 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MultipleLocator  # noqa: E402
 
-from exchange.instruments import KZT  # noqa: E402
+from exchange.reference.instruments import KZT  # noqa: E402
 from exchange.records import SESSION_NAMES  # noqa: E402
 
-from .day import DayResult  # noqa: E402
+from exchange.sim.day import DayResult  # noqa: E402
 
 __all__ = ["price_chart", "depth_chart", "volume_chart", "positions_chart", "settlement_chart",
            "png", "all_charts"]

@@ -2,7 +2,7 @@
 
 :class:`ProgressBars` shows one bar per session with order messages done, orders per second
 (wall clock) and elapsed time; :func:`print_report` prints the day's key tables from
-:mod:`exchange.sim.summary`.
+:mod:`exchange.app.summary`.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from . import summary
-from .day import DayResult
+from exchange.sim.day import DayResult
 from .summary import Table
 
 __all__ = ["ProgressBars", "print_report", "rich_table"]
@@ -66,7 +66,7 @@ class ProgressBars:
 
 
 def rich_table(table: Table) -> RichTable:
-    """A :class:`~exchange.sim.summary.Table` as a rich Table."""
+    """A :class:`~exchange.app.summary.Table` as a rich Table."""
     out = RichTable(title=table.title, title_justify="left", title_style="bold",
                     caption=table.note or None, caption_justify="left", header_style="bold")
     for name, numeric in zip(table.columns, table.numeric):

@@ -15,7 +15,7 @@ simulation should use. Exactly one of ``price``/``price_ticks`` and of ``qty``/`
 Money is integer minor units everywhere inside.
 
 Order ids are assigned by the exchange (1, 2, 3, ... across all instruments). Only the member
-that owns a resting order may cancel or modify it (:class:`~exchange.events.NotOrderOwner`, a
+that owns a resting order may cancel or modify it (:class:`~exchange.venue.events.NotOrderOwner`, a
 ``PermissionError``, for anyone else; the order is untouched).
 
 Self-trade prevention defaults to ``STP.CANCEL_INCOMING``: the resting order keeps its place
@@ -31,7 +31,7 @@ fixed at :meth:`Exchange.begin_day` for the whole date.
 
 Cost: ``submit`` of a deferred member without a credit limit does O(1) Python work plus the
 book's matching; a fill adds O(1) here (records are built vectorised later, see
-``exchange.capture``). Events are built only while somebody subscribes.
+``exchange.venue.capture``). Events are built only while somebody subscribes.
 """
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from exchange._book import STP, TIF, TRADE_DTYPE, OrderBook, Side
-from exchange.calendar import Calendar, NonBusinessDayError
-from exchange.capture import (
+from exchange.reference.calendar import Calendar, NonBusinessDayError
+from exchange.venue.capture import (
     FeeTerms,
     FixingConfig,
     OfficialRates,
@@ -58,7 +58,7 @@ from exchange.capture import (
     TradeCapture,
     pair_of,
 )
-from exchange.events import (
+from exchange.venue.events import (
     CancelReject,
     EventBus,
     ExecType,
@@ -70,8 +70,8 @@ from exchange.events import (
     RejectReason,
     UnknownOrder,
 )
-from exchange.fees import FeeSchedule, default_fee_schedule
-from exchange.instruments import (
+from exchange.reference.fees import FeeSchedule, default_fee_schedule
+from exchange.reference.instruments import (
     MAX_INT64,
     Asset,
     Instrument,
@@ -81,7 +81,7 @@ from exchange.instruments import (
     default_instruments,
     to_decimal,
 )
-from exchange.members import (
+from exchange.venue.members import (
     CreditAccount,
     LedgerAccount,
     Member,
@@ -90,7 +90,7 @@ from exchange.members import (
     Regime,
 )
 from exchange.records import SESSION_NAMES
-from exchange.sessions import SessionError, SessionSchedule, SessionSpec, SessionState, TradingDay
+from exchange.venue.sessions import SessionError, SessionSchedule, SessionSpec, SessionState, TradingDay
 
 __all__ = ["Exchange", "OrderResult", "ExpiredOrder", "DayEnd", "BookView"]
 

@@ -1,6 +1,6 @@
 """Business days and settlement dates, built on the ``holidays`` package.
 
-A date is a business day in a *region* (an :class:`~exchange.instruments.Asset`'s ``region``)
+A date is a business day in a *region* (an :class:`~exchange.reference.instruments.Asset`'s ``region``)
 when it is a configured extra working day there, or else when it is a Monday..Friday that is
 neither a public holiday of the region nor a configured extra holiday. Weekend days that the
 government declared working days (Kazakhstan and Russia move days off) count as business days
@@ -29,7 +29,7 @@ from typing import Callable
 
 import holidays
 
-from exchange.instruments import Asset, Instrument
+from exchange.reference.instruments import Asset, Instrument
 
 __all__ = ["Calendar", "CalendarError", "NonBusinessDayError", "HOME_REGION"]
 

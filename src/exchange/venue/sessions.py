@@ -33,7 +33,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from exchange.instruments import Instrument, Kind
+from exchange.reference.instruments import Instrument, Kind
 from exchange.records import SESSION_NAMES
 
 __all__ = [
