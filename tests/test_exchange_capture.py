@@ -33,6 +33,9 @@ def make(**kw) -> Exchange:
     ex = Exchange(calendar=CALENDAR, fees=schedule(), **kw)
     ex.add_member(1, "Bank One")
     ex.add_member(2, "Bank Two")
+    for member in (1, 2):  # securities are pre-funded by every member
+        for asset in ex.instruments.assets:
+            ex.deposit(member, asset, 10**15)
     return ex
 
 
@@ -63,7 +66,7 @@ def test_spot_record_field_by_field_across_a_holiday():
         "base_amount": 6_000_000, "quote_amount": 2_821_500_000, "far_settle_date": None,
         "far_base_amount": 0, "far_quote_amount": 0, "fee_buyer": 70_538,
         "fee_seller": 211_613, "settlement": NET}
-    assert ask.trades.tolist() == ex.trades()[:1].tolist()
+    assert ask.trades().tolist() == ex.trades()[:1].tolist()
 
 
 def test_security_and_swap_records_field_by_field():
@@ -169,14 +172,14 @@ def test_fee_terms_refuse_missing_rules():
 
 def test_buffer_grows_and_flushes_in_batches():
     ex = make()
-    ex.capture = TradeCapture([m.instrument for m in ex._by_index], capacity=1,
+    ex.capture = TradeCapture([ex.instruments[s] for s in ex.instruments], capacity=1,
                               flush_every=7)
     ex.begin_day(THU)
     ex.open_session("day")
     for i in range(300):
         ex.submit(1, "KZTK", Side.SELL, price_ticks=100 + i % 5, lots=2)
         result = ex.submit(2, "KZTK", Side.BUY, price_ticks=200, lots=1 + i % 3)
-        assert result.trades["buy_order_id"].tolist() == [result.order_id] * len(result.trades)
+        assert result.trades()["buy_order_id"].tolist() == [result.order_id] * len(result.trades())
     trades = ex.trades()
     assert len(trades) == ex.capture.count and trades["trade_id"].tolist() == list(
         range(1, len(trades) + 1))
@@ -323,7 +326,7 @@ def test_clearing_reads_the_records():
 def _mixed_day(flush_every: int) -> list:
     """A seeded day over spot, swap and security markets; the records as Python values."""
     ex = make(reference_rates={"USDKZT": "471.30", "EURKZT": "505.10"})
-    ex.capture = TradeCapture([m.instrument for m in ex._by_index], flush_every=flush_every)
+    ex.capture = TradeCapture([ex.instruments[s] for s in ex.instruments], flush_every=flush_every)
     ex.begin_day(THU)
     rng = np.random.default_rng(5)
     for session, symbols in (("morning", ["USDKZT_TOD", "EURKZT_SWAP_2D"]),

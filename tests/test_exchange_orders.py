@@ -24,7 +24,7 @@ from exchange import (
     UnknownOrder,
 )
 from exchange.reference.calendar import Calendar
-from exchange.venue.events import FIX_ORD_REJ_REASON, OrderTypeRejected
+from exchange.venue.codes import FIX_ORD_REJ_REASON, OrderTypeRejected
 
 THU = dt.date(2024, 3, 7)
 CALENDAR = Calendar()
@@ -56,13 +56,21 @@ def snapshot(ex: Exchange) -> tuple:
     """Everything a refusal must leave as it was, through public read access."""
     books = tuple((sym, ex.book(sym).orders(0).tolist(), ex.book(sym).orders(1).tolist())
                   for sym in ex.instruments)
-    ledger = tuple((m, a, ex.ledger.balance(m, a), ex.ledger.reserved(m, a),
-                    ex.ledger.committed(m, a)) for m in (3,) for a in ("KZT", "USD"))
+    ledger = tuple((m, a, ex.ledger.balance(m, a), ex.funds(m, a).reserved,
+                    ex.funds(m, a).committed) for m in (3,) for a in ("KZT", "USD"))
     return books, ex.capture.count, ledger, ex.credit_exposure(4, "KZT")
 
 
 def _end_day(ex: Exchange) -> None:
     ex.end_of_day()
+
+
+BIG = (2**63 - 1) // 1000  # lots of USDKZT_TOD whose value at 1 tick still fits in int64
+
+
+def _full_level(ex: Exchange) -> None:
+    for _ in range(1000):  # 1000 x BIG lots at 1 tick: one more would take the total past int64
+        ex.submit(1, TOD, 0, price_ticks=1, lots=BIG)
 
 
 def _limited_order(ex: Exchange) -> None:
@@ -96,7 +104,7 @@ REFUSALS = [
     (R.INVALID_QTY, None, lambda ex: ex.submit(1, TOD, 0, price_ticks=47000, lots=-1)),
     (R.INVALID_QTY, None, lambda ex: ex.submit(1, TOD, 0, price_ticks=47000, lots=True)),
     (R.INVALID_QTY, None, lambda ex: ex.market(1, TOD, 0)),
-    (R.INVALID_QTY, None, lambda ex: ex.modify(1, 1, lots=0)),
+    (R.INVALID_QTY, None, lambda ex: ex.modify(1, 1, lots=-1)),
     (R.OFF_LOT, None, lambda ex: ex.submit(1, TOD, 0, "470", "1500")),  # 1.5 lots of 1000 USD
     (R.OFF_LOT, None, lambda ex: ex.market(1, TOD, 0, Decimal("999.99"))),
     (R.VALUE_TOO_LARGE, None, lambda ex: ex.submit(1, TOD, 0, price_ticks=47000, lots=2**60)),
@@ -107,6 +115,8 @@ REFUSALS = [
     (R.INSUFFICIENT_FUNDS, None, lambda ex: ex.market(3, TOD, 1, lots=1)),
     (R.CREDIT_LIMIT, None, lambda ex: ex.submit(4, TOD, 0, "470", 3000)),
     (R.CREDIT_LIMIT, _limited_order, lambda ex: ex.modify(4, 3, lots=3)),
+    (R.LEVEL_OVERFLOW, _full_level, lambda ex: ex.submit(1, TOD, 0, price_ticks=1, lots=BIG)),
+    (R.LEVEL_OVERFLOW, _full_level, lambda ex: ex.modify(1, 1, lots=BIG, price_ticks=1)),
     (R.FOK_NOT_FILLED, None, lambda ex: ex.submit(1, TOD, 0, "470.50", 5000, TIF.FOK)),
     (R.POST_ONLY_WOULD_CROSS, None, lambda ex: ex.submit(1, TOD, 0, "470.50", 1000,
                                                           TIF.POST_ONLY)),
@@ -215,7 +225,7 @@ def test_other_members_cannot_cancel_or_modify_and_the_order_is_untouched(ex):
 def test_order_results_follow_fix_ord_status(ex):
     partial = ex.submit(2, TOD, Side.SELL, "470.00", 1000)  # hits the 2-lot bid
     assert (partial.status, partial.executed_qty, partial.leaves_qty) == (OrdStatus.FILLED, 1, 0)
-    assert partial.trades["buy_order_id"].tolist() == [1]
+    assert partial.trades()["buy_order_id"].tolist() == [1]
     bid = ex.submit(1, TOD, Side.BUY, "470.50", 5000)  # takes the 2-lot ask, rests 3
     assert (bid.status, bid.executed_qty, bid.leaves_qty) == (OrdStatus.PARTIALLY_FILLED, 2, 3)
     ioc = ex.submit(2, TOD, Side.SELL, "470.50", 4000, TIF.IOC)
@@ -223,7 +233,7 @@ def test_order_results_follow_fix_ord_status(ex):
     mkt = ex.market(2, TOD, Side.SELL, lots=5)  # one lot bid left (order 1)
     assert (mkt.status, mkt.executed_qty, mkt.leaves_qty) == (OrdStatus.CANCELED, 1, 0)
     empty = ex.market(2, TOD, Side.SELL, lots=5)
-    assert (empty.status, empty.executed_qty, len(empty.trades)) == (OrdStatus.CANCELED, 0, 0)
+    assert (empty.status, empty.executed_qty, len(empty.trades())) == (OrdStatus.CANCELED, 0, 0)
     ex.submit(1, TOD, Side.BUY, "469.90", 2000)
     fok = ex.submit(2, TOD, Side.SELL, price_ticks=1, lots=2, tif=TIF.FOK)
     assert (fok.status, fok.executed_qty, fok.leaves_qty) == (OrdStatus.FILLED, 2, 0)
@@ -244,7 +254,7 @@ def test_modify_keeps_or_loses_priority_and_may_trade(ex):
     crossing = ex.modify(1, first.order_id, lots=4, price=Decimal("470.50"))  # takes 2 lots
     assert (crossing.status, crossing.executed_qty, crossing.leaves_qty) == \
         (OrdStatus.PARTIALLY_FILLED, 2, 2)
-    assert crossing.trades["sell_order_id"].tolist() == [2]
+    assert crossing.trades()["sell_order_id"].tolist() == [2]
     again = ex.modify(1, first.order_id, lots=1)
     assert (again.status, again.executed_qty, again.leaves_qty) == \
         (OrdStatus.PARTIALLY_FILLED, 2, 1)
@@ -265,12 +275,12 @@ def test_stp_cancel_resting_reports_and_releases(ex):
     events: list = []
     rest.subscribe(events.append)
     own = rest.submit(3, TOD, Side.SELL, "470.00", 2000)
-    assert rest.ledger.reserved(3, "USD") == 200_000
+    assert rest.funds(3, "USD").reserved == 200_000
     other = rest.submit(2, TOD, Side.SELL, "470.10", 1000)
     buy = rest.submit(3, TOD, Side.BUY, "470.10", 1000)  # cancels its own ask, hits member 2
     assert (buy.status, buy.executed_qty) == (OrdStatus.FILLED, 1)
-    assert buy.trades["sell_order_id"].tolist() == [other.order_id]
-    assert rest.ledger.reserved(3, "USD") == 0
+    assert buy.trades()["sell_order_id"].tolist() == [other.order_id]
+    assert rest.funds(3, "USD").reserved == 0
     stp = [e for e in events if e.order_id == own.order_id and e.exec_type is ExecType.CANCELED]
     assert len(stp) == 1 and stp[0].text == "self-trade prevention"
     assert len(rest.book(TOD).orders(1)) == 0

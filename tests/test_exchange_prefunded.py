@@ -60,19 +60,19 @@ def make(stp: STP, deposits: dict, fees: FeeSchedule | None = None) -> Exchange:
 
 
 def ledger_state(ex: Exchange) -> list:
-    return [(m, a, ex.ledger.balance(m, a), ex.ledger.reserved(m, a), ex.ledger.committed(m, a))
-            for m in PREFUNDED for a in ASSETS]
+    return [(m, a, *ex.funds(m, a)) for m in PREFUNDED for a in ASSETS]
 
 
 def check_invariants(ex: Exchange) -> None:
-    for member, asset, balance, reserved, committed in ledger_state(ex):
+    for member, asset, balance, reserved, committed, available in ledger_state(ex):
         assert reserved >= 0 and committed >= 0, (member, asset, reserved, committed)
-        assert committed + reserved <= balance, (member, asset, balance, reserved, committed)
+        assert available >= 0, (member, asset, balance, reserved, committed, available)
     assert ex.credit_exposure(LIMITED, "KZT") <= LIMIT_KZT * 100
 
 
 def expected_commitments(ex: Exchange) -> dict:
-    """Each pre-funded member's near-leg debits, from the trade records alone."""
+    """Each pre-funded member's unsettled debits, from the trade records alone: both legs of
+    a swap, and the fees."""
     owed = {(m, a): 0 for m in PREFUNDED for a in ASSETS}
     for row in ex.trades():
         buyer, seller = int(row["buyer"]), int(row["seller"])
@@ -80,9 +80,11 @@ def expected_commitments(ex: Exchange) -> dict:
         value = int(row["quote_amount"])
         if buyer in PREFUNDED:
             owed[buyer, quote] += value + int(row["fee_buyer"])
+            owed[buyer, base] += int(row["far_base_amount"])  # a swap buyer delivers it back
         if seller in PREFUNDED:
             owed[seller, base] += int(row["base_amount"])
             owed[seller, quote] += max(0, int(row["fee_seller"]) - value)
+            owed[seller, quote] += int(row["far_quote_amount"])  # and a swap seller pays
     return owed
 
 
@@ -139,7 +141,7 @@ def test_prefunded_members_never_owe_more_than_they_have(stp, funds, rates, morn
             run_op(ex, session, orders, step)
         ex.close_session(session)
         check_invariants(ex)
-        for member, asset, _, reserved, committed in ledger_state(ex):
+        for member, asset, _, reserved, committed, _ in ledger_state(ex):
             assert reserved == 0, (member, asset)  # every hold released at the close
             assert committed == expected_commitments(ex)[member, asset], (member, asset)
         assert ex.credit_exposure(LIMITED, "KZT") <= LIMIT_KZT * 100
@@ -152,13 +154,13 @@ def test_hold_is_consumed_by_fills_and_released_by_cancel():
     # 5 lots at 470.00: 5 x 47,000 ticks x 1,000 tiyn = 235,000,000; the fee bound per lot is
     # max(100 KZT minimum, 470,000 KZT x 0.5 bp + 1/2 tiyn = 2,350.5 tiyn) = 10,000 tiyn.
     order = ex.submit(1, "USDKZT_TOD", 0, "470.00", 5000)
-    assert ex.ledger.reserved(1, "KZT") == 235_000_000 + 5 * 10_000
+    assert ex.funds(1, "KZT").reserved == 235_000_000 + 5 * 10_000
     ex.submit(4, "USDKZT_TOD", 1, "470.00", 2000)  # fills 2 lots: value 94,000,000, fee 10,000
-    assert ex.ledger.committed(1, "KZT") == 94_000_000 + 10_000
-    assert ex.ledger.reserved(1, "KZT") == 141_000_000 + 3 * 10_000
+    assert ex.funds(1, "KZT").committed == 94_000_000 + 10_000
+    assert ex.funds(1, "KZT").reserved == 141_000_000 + 3 * 10_000
     ex.cancel(1, order.order_id)
-    assert ex.ledger.reserved(1, "KZT") == 0
-    assert ex.ledger.committed(1, "KZT", THU) == 94_010_000
+    assert ex.funds(1, "KZT").reserved == 0
+    assert ex.funds(1, "KZT").committed == 94_010_000
 
 
 def test_prefunded_market_order_reserves_the_walk_and_releases_the_rest():
@@ -169,8 +171,8 @@ def test_prefunded_market_order_reserves_the_walk_and_releases_the_rest():
     ex.submit(4, "USDKZT_TOD", 1, "470.50", 1000)
     result = ex.market(1, "USDKZT_TOD", 0, lots=5)  # only 2 lots to take
     assert (result.executed_qty, result.leaves_qty) == (2, 0)
-    assert ex.ledger.reserved(1, "KZT") == 0
-    assert ex.ledger.committed(1, "KZT") == 47_000_000 + 47_050_000 + 2 * 10_000
+    assert ex.funds(1, "KZT").reserved == 0
+    assert ex.funds(1, "KZT").committed == 47_000_000 + 47_050_000 + 2 * 10_000
 
 
 def test_prefunded_modify_up_needs_funds_and_down_releases():
@@ -178,14 +180,14 @@ def test_prefunded_modify_up_needs_funds_and_down_releases():
                                     2: {"KZT": 0, "USD": 0, "KZTK": 0}})
     ex.open_session("morning")
     order = ex.submit(1, "USDKZT_TOD", 0, "470.00", 3000)  # 141,030,000 reserved
-    assert ex.ledger.reserved(1, "KZT") == 141_030_000
+    assert ex.funds(1, "KZT").reserved == 141_030_000
     with pytest.raises(OrderRejected) as info:
         ex.modify(1, order.order_id, lots=4)
     assert info.value.reason is RejectReason.INSUFFICIENT_FUNDS
-    assert ex.ledger.reserved(1, "KZT") == 141_030_000
+    assert ex.funds(1, "KZT").reserved == 141_030_000
     assert ex.book("USDKZT_TOD").order(order.order_id)[2] == 3
     ex.modify(1, order.order_id, lots=1, price_ticks=46_000)
-    assert ex.ledger.reserved(1, "KZT") == 46_000_000 + 10_000
+    assert ex.funds(1, "KZT").reserved == 46_000_000 + 10_000
 
 
 @pytest.mark.parametrize("price, lots, extra", [(1, 3, 3 * 9_999), (200, 2, 2 * 9_800),
@@ -196,5 +198,5 @@ def test_seller_reserves_quote_when_a_lot_is_worth_less_than_the_minimum_fee(pri
                                     2: {"KZT": 0, "USD": 0, "KZTK": 0}})
     ex.open_session("day")
     ex.submit(1, "KZTK", 1, price_ticks=price, lots=lots)
-    assert ex.ledger.reserved(1, "KZTK") == lots
-    assert ex.ledger.reserved(1, "KZT") == extra
+    assert ex.funds(1, "KZTK").reserved == lots
+    assert ex.funds(1, "KZT").reserved == extra

@@ -7,7 +7,7 @@ import pytest
 
 from exchange import Exchange, ExecType, OrdStatus, RejectReason, SessionState
 from exchange.reference.calendar import Calendar, NonBusinessDayError
-from exchange.venue.events import OrderRejected
+from exchange.venue.codes import OrderRejected
 from exchange.reference.instruments import default_instruments
 from exchange.venue.sessions import (
     DEFAULT_TIMES,
@@ -206,6 +206,7 @@ def test_whole_day_of_three_sessions_expires_orders_at_each_close(ex):
                                                                   41_400.0)
 
     ex.open_session("day")
+    ex.deposit(1, "KZTK", 10)  # securities are pre-funded by every member
     c = ex.submit(1, "KZTK", 1, "1200.50", 10)
     d = ex.submit(2, "USDKZT_TOD", 0, "469.00", 1000)
     day = ex.close_session("day")

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from exchange.clearing import EXCHANGE_FEES
-from exchange.venue.events import RejectReason
+from exchange.venue.codes import RejectReason
 from exchange.venue.members import Regime
 from exchange.records import NET
 from exchange.sim import default_scenario, run_day

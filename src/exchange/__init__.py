@@ -30,17 +30,16 @@ __version__ = "0.1.0"
 
 # The exchange layer: sessions, members and pre-trade checks, trade capture, events, the facade.
 from .venue.capture import FixingConfig, SessionStat  # noqa: E402
-from .venue.events import (  # noqa: E402
-    CancelReject,
-    ExecType,
-    ExecutionReport,
+from .venue.codes import (  # noqa: E402
     NotOrderOwner,
     OrderRejected,
-    OrdStatus,
+    OrderTypeRejected,
     RejectReason,
     UnknownOrder,
 )
+from .venue.events import CancelReject, ExecType, ExecutionReport, OrdStatus  # noqa: E402
 from .venue.exchange import BookView, DayEnd, Exchange, ExpiredOrder, OrderResult  # noqa: E402
+from .venue.risk import Funds  # noqa: E402
 from .venue.members import Member, Regime  # noqa: E402
 from .venue.sessions import SessionError, SessionSchedule, SessionState  # noqa: E402
 
@@ -53,10 +52,12 @@ __all__ += [
     "ExecutionReport",
     "ExpiredOrder",
     "FixingConfig",
+    "Funds",
     "Member",
     "NotOrderOwner",
     "OrdStatus",
     "OrderRejected",
+    "OrderTypeRejected",
     "OrderResult",
     "Regime",
     "RejectReason",

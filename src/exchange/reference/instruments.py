@@ -109,9 +109,11 @@ def to_decimal(value: DecimalLike, what: str) -> Decimal:
     return result
 
 
-def checked_int(value: int, what: str, low: int, error: type[ValueError]) -> int:
-    """``value`` as a Python int in ``low..MAX_INT64`` (numpy integers accepted, bool and
-    non-integers refused with TypeError; out of range raises ``error``)."""
+def checked_int(value: int, what: str, low: int, error: type[ValueError],
+                high: int = MAX_INT64) -> int:
+    """``value`` as a Python int in ``low..high`` (numpy integers accepted, bool and
+    non-integers refused with TypeError; out of range raises ``error``). The one integer check
+    of the library: every layer validates integers through it. O(1)."""
     if isinstance(value, bool):
         raise TypeError(f"{what}: expected an integer, got bool {value!r}")
     try:
@@ -119,8 +121,8 @@ def checked_int(value: int, what: str, low: int, error: type[ValueError]) -> int
     except TypeError:
         raise TypeError(f"{what}: expected an integer, got {type(value).__name__} "
                         f"{value!r}") from None
-    if not low <= result <= MAX_INT64:
-        raise error(f"{what}: {result} is not in {low}..{MAX_INT64}")
+    if not low <= result <= high:
+        raise error(f"{what}: {result} is not in {low}..{high}")
     return result
 
 
@@ -235,8 +237,11 @@ class Instrument:
     for a swap: swap points), ``lot_size`` (base units), ``tenor`` (business days from trade to
     settlement, 0..2: TOD/TOM/SPT; for a swap the near leg), ``far_tenor`` (swaps only: the far
     leg, ``tenor`` < ``far_tenor`` <= 10), ``settlement`` (``records.NET`` or ``records.GROSS``;
-    default NET for FX kinds, GROSS for securities) and ``underlying`` (swaps only: the spot
-    instrument of the same pair whose ticks express the reference rate).
+    default NET for FX kinds, GROSS for securities), ``underlying`` (swaps only: the spot
+    instrument of the same pair whose ticks express the reference rate) and ``prefunded``
+    (whether every member's orders must be covered by settled funds before they are accepted;
+    default True for securities, which settle T+0 deal by deal at the depository, False for FX,
+    where only PREFUNDED members pre-fund).
 
     ``tick_size`` and ``lot_size`` may be given as Decimal, int or str and are stored as Decimal.
     Construction raises InstrumentDefinitionError (a ValueError) unless one tick on one lot is a
@@ -253,6 +258,7 @@ class Instrument:
     far_tenor: int | None = None
     settlement: int | None = None
     underlying: Instrument | None = field(default=None, repr=False)
+    prefunded: bool | None = None
     # Exact integer factors, derived once so conversions are integer multiplications.
     _quote_per_tick_lot: int = field(init=False, repr=False, compare=False)
     _base_per_lot: int = field(init=False, repr=False, compare=False)
@@ -269,6 +275,11 @@ class Instrument:
         set_(self, "_lot_parts", _parts(self.lot_size))
         if self.settlement is None:
             set_(self, "settlement", NET if self.kind.is_fx else GROSS)
+        if self.prefunded is None:
+            set_(self, "prefunded", not self.kind.is_fx)
+        elif not isinstance(self.prefunded, bool):
+            raise InstrumentDefinitionError(
+                f"{self.symbol}: prefunded {self.prefunded!r} is not a bool")
         self._check_kind()
         self._check_tenors()
         set_(self, "_base_per_lot", _whole(

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from itertools import accumulate
 
 from exchange._book import TIF
-from exchange.venue.events import RejectReason
+from exchange.venue.codes import RejectReason
 from exchange.venue.exchange import OrderResult
 
 from .rng import Random

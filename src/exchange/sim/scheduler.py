@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from exchange.venue.events import RejectReason
+from exchange.venue.codes import RejectReason
 
 from .agents import Agent
 from .market import DEFAULT_DRIVERS, DEFAULT_PROFILES, Driver, MarketData, Profile, \

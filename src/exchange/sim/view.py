@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from exchange._book import TIF
-from exchange.venue.events import NotOrderOwner, OrderRejected, RejectReason
+from exchange.venue.codes import NotOrderOwner, OrderRejected, RejectReason
 from exchange.venue.exchange import OrderResult
 from exchange.reference.instruments import Instrument
 
@@ -132,7 +132,7 @@ class AgentView:
 
     def available(self, asset: str) -> int:
         """Ledger balance less reservations and unsettled debits (minor units)."""
-        return self._ledger_().available(self.member, asset)
+        return self.exchange.funds(self.member, asset).available
 
     def _ledger_(self) -> Any:
         if self._ledger is None:

@@ -1,4 +1,4 @@
-"""The exchange's outcome vocabulary: refusal reasons, errors, FIX codes and order events.
+"""Order events: FIX execution reports and cancel rejects, and the bus that delivers them.
 
 Every order outcome the exchange reports is one of the small frozen records below, delivered to
 subscribers in the order it happened (:class:`EventBus`). The fields map one to one onto a FIX
@@ -33,104 +33,20 @@ the instrument to turn them into decimal prices.
 from __future__ import annotations
 
 import enum
+import logging
 from typing import Any, Callable, NamedTuple
 
+from exchange.venue.codes import FIX_ORD_REJ_REASON, RejectReason
+
 __all__ = [
-    "RejectReason",
-    "OrderRejected",
-    "OrderTypeRejected",
-    "UnknownOrder",
-    "NotOrderOwner",
     "ExecType",
     "OrdStatus",
     "ExecutionReport",
     "CancelReject",
     "EventBus",
-    "FIX_ORD_REJ_REASON",
 ]
 
-
-class RejectReason(enum.Enum):
-    """Why the exchange refused an order, a cancel or a modify."""
-
-    UNKNOWN_MEMBER = "UNKNOWN_MEMBER"
-    UNKNOWN_INSTRUMENT = "UNKNOWN_INSTRUMENT"
-    NO_TRADING_DAY = "NO_TRADING_DAY"  # no trading date begun (or it has ended)
-    SESSION_CLOSED = "SESSION_CLOSED"  # the instrument's session is not open
-    NOT_TRADING_DAY = "NOT_TRADING_DAY"  # the instrument cannot settle from today (holiday)
-    INVALID_SIDE = "INVALID_SIDE"
-    INVALID_TIF = "INVALID_TIF"
-    INVALID_PRICE = "INVALID_PRICE"  # not a positive number (or not a number at all)
-    OFF_TICK = "OFF_TICK"  # not a whole number of ticks
-    INVALID_QTY = "INVALID_QTY"  # not a positive number
-    OFF_LOT = "OFF_LOT"  # not a whole number of lots (a fractional lot)
-    VALUE_TOO_LARGE = "VALUE_TOO_LARGE"  # an amount of a fill could exceed int64
-    NO_REFERENCE_RATE = "NO_REFERENCE_RATE"  # a swap without a reference rate for its legs
-    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"  # pre-funded member: available < worst case
-    CREDIT_LIMIT = "CREDIT_LIMIT"  # deferred member: over its credit limit in a currency
-    FOK_NOT_FILLED = "FOK_NOT_FILLED"  # the book's own reason: FOK could not fill in full
-    POST_ONLY_WOULD_CROSS = "POST_ONLY_WOULD_CROSS"  # the book's own reason
-    UNKNOWN_ORDER = "UNKNOWN_ORDER"  # cancel/modify of an order that is not resting
-    NOT_OWNER = "NOT_OWNER"  # cancel/modify of another member's order
-
-
-#: FIX OrdRejReason (tag 103) / CxlRejReason (tag 102) code of each reason.
-FIX_ORD_REJ_REASON: dict[RejectReason, int] = {
-    RejectReason.UNKNOWN_MEMBER: 15,  # Unknown account(s)
-    RejectReason.UNKNOWN_INSTRUMENT: 1,  # Unknown symbol
-    RejectReason.NO_TRADING_DAY: 2,  # Exchange closed
-    RejectReason.SESSION_CLOSED: 2,
-    RejectReason.NOT_TRADING_DAY: 2,
-    RejectReason.INVALID_SIDE: 11,  # Unsupported order characteristic
-    RejectReason.INVALID_TIF: 11,
-    RejectReason.INVALID_PRICE: 99,  # Other
-    RejectReason.OFF_TICK: 18,  # Invalid price increment
-    RejectReason.INVALID_QTY: 13,  # Incorrect quantity
-    RejectReason.OFF_LOT: 13,
-    RejectReason.VALUE_TOO_LARGE: 13,
-    RejectReason.NO_REFERENCE_RATE: 99,
-    RejectReason.INSUFFICIENT_FUNDS: 3,  # Order exceeds limit
-    RejectReason.CREDIT_LIMIT: 3,
-    RejectReason.FOK_NOT_FILLED: 99,
-    RejectReason.POST_ONLY_WOULD_CROSS: 99,
-    RejectReason.UNKNOWN_ORDER: 5,  # Unknown order
-    RejectReason.NOT_OWNER: 99,
-}
-
-
-class OrderRejected(ValueError):
-    """An order, cancel or modify the exchange refused; nothing changed.
-
-    ``reason`` is a :class:`RejectReason`, ``message`` says which field and value.
-    """
-
-    def __init__(self, reason: RejectReason, message: str) -> None:
-        super().__init__(f"{reason.value}: {message}")
-        self.reason = reason
-        self.message = message
-
-
-class OrderTypeRejected(OrderRejected, TypeError):
-    """A refusal caused by a value of the wrong type (a float price, a str lot count)."""
-
-
-class UnknownOrder(OrderRejected, KeyError):
-    """Cancel or modify of an order id that is not resting (also a ``KeyError``)."""
-
-    def __str__(self) -> str:  # KeyError would print the repr of the message
-        return ValueError.__str__(self)
-
-
-class NotOrderOwner(PermissionError):
-    """Cancel or modify of an order by a member that does not own it; the order is untouched.
-
-    Carries ``reason`` (``RejectReason.NOT_OWNER``) and ``message`` like :class:`OrderRejected`.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(f"{RejectReason.NOT_OWNER.value}: {message}")
-        self.reason = RejectReason.NOT_OWNER
-        self.message = message
+log = logging.getLogger("exchange")
 
 
 class ExecType(str, enum.Enum):
@@ -246,9 +162,9 @@ class EventBus:
     """Subscribers of order events, called synchronously in subscription order.
 
     ``active`` is False while nobody listens: publishers test it before building an event, so
-    events cost nothing without a subscriber. A subscriber that raises propagates the error to
-    the caller of the exchange method that emitted the event (after the exchange's state change
-    is complete: events are emitted last).
+    events cost nothing without a subscriber. A subscriber that raises changes nothing for the
+    caller of the exchange or for the other subscribers: the error is logged (logger
+    ``exchange``, with the traceback and the event) and delivery goes on.
     """
 
     __slots__ = ("_subscribers", "active", "_seq")
@@ -278,7 +194,11 @@ class EventBus:
         return self._seq
 
     def publish(self, events: list[Any]) -> None:
-        """Deliver ``events`` in order to every subscriber."""
+        """Deliver ``events`` in order to every subscriber; a subscriber's error is logged."""
         for event in events:
             for callback in tuple(self._subscribers):
-                callback(event)
+                try:
+                    callback(event)
+                except Exception:
+                    log.exception("event subscriber %r raised on %r; delivery goes on",
+                                  callback, event)

@@ -1,0 +1,186 @@
+"""The venue's markets: one compiled book per instrument, with its state for the trading date.
+
+A :class:`Market` holds what the order path needs of its instrument today, precomputed when the
+date begins or a session opens so that an order costs no lookups: whether it is open, the
+capture ``terms`` of the session, the risk terms, and the bounds that keep every amount of a
+fill inside int64. Markets are numbered 0, 1, 2, ... in the instrument set's order:
+:meth:`Markets.instrument_id` is that number, stable for the exchange's life.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import numpy as np
+
+from exchange._book import STP, OrderBook
+from exchange.reference.calendar import Calendar, NonBusinessDayError
+from exchange.reference.fees import FeeSchedule
+from exchange.reference.instruments import Instrument, InstrumentSet, Kind
+from exchange.venue.capture import FeeTerms, OfficialRates, Terms, pair_of
+from exchange.venue.codes import OrderRejected, RejectReason
+from exchange.venue.risk import RiskTerms
+from exchange.venue.sessions import SessionSchedule
+
+__all__ = ["Market", "Markets", "BookView", "epoch_day"]
+
+_EPOCH = _dt.date(1970, 1, 1)
+
+
+def epoch_day(day: _dt.date) -> int:
+    """``day`` as days since 1970-01-01 (numpy's ``datetime64[D]`` as an integer)."""
+    return (day - _EPOCH).days
+
+
+class Market:
+    """One instrument's book and its state on the current trading date."""
+
+    __slots__ = ("index", "instrument", "symbol", "book", "sessions", "fees", "prefunded",
+                 "open", "terms", "risk_terms", "blocked", "settle", "far", "ref", "f",
+                 "fixed", "max_px")
+
+    def __init__(self, index: int, instrument: Instrument, book: OrderBook,
+                 sessions: tuple[int, ...], fees: FeeTerms) -> None:
+        self.index, self.instrument, self.symbol = index, instrument, instrument.symbol
+        self.book, self.sessions, self.fees = book, sessions, fees
+        self.prefunded = bool(instrument.prefunded)
+        self.open = False  # the hot path's one test: session open and nothing blocks it
+        self.terms: Terms | None = None
+        self.risk_terms: RiskTerms | None = None
+        self.blocked: tuple[RejectReason, str] | None = None
+        self.settle: _dt.date | None = None
+        self.far: _dt.date | None = None
+        self.ref = 0  # a swap's reference rate, ticks of its underlying
+        self.f = instrument.quote_amount(1, 1)  # quote minor units per tick per lot
+        self.fixed = 0  # value per lot that does not depend on the price (a swap's near leg)
+        self.max_px = 0  # highest limit price entered since the book was last empty
+
+    def plan(self, date: _dt.date, calendar: Calendar, reference: int | None) -> None:
+        """Fix settlement dates and the reference rate for ``date``, or why it cannot trade."""
+        ins = self.instrument
+        self.open, self.terms, self.risk_terms, self.max_px = False, None, None, 0
+        self.settle = self.far = None
+        self.ref = self.fixed = 0
+        try:
+            self.settle = calendar.settlement_date(date, ins)
+            if ins.kind is Kind.FX_SWAP:
+                self.far = calendar.settlement_date(date, ins, far=True)
+        except NonBusinessDayError as exc:
+            self.blocked = (RejectReason.NOT_TRADING_DAY, str(exc))
+            return
+        self.blocked = None
+        if ins.kind is not Kind.FX_SWAP:
+            return
+        if reference is None:
+            self.blocked = (RejectReason.NO_REFERENCE_RATE,
+                            f"{ins.symbol}: no official rate of {pair_of(ins)} in force on "
+                            f"{date.isoformat()} and no configured reference rate")
+            return
+        self.ref = reference
+        self.fixed = reference * ins.swap_legs(1, 1, 1).near_quote
+
+    def begin_session(self, terms: Terms) -> None:
+        """Trade in a session under ``terms`` (registered with capture by the caller)."""
+        self.terms = terms
+        far = -1 if self.far is None else epoch_day(self.far)
+        assert self.settle is not None
+        self.risk_terms = RiskTerms(terms, epoch_day(self.settle), far, self.prefunded)
+        self.open = True
+
+    def check_value(self, side: int, px: int, lots: int) -> None:
+        """Refuse (VALUE_TOO_LARGE) if some fill of ``lots`` at up to ``px`` ticks (0: a market
+        order) could write an amount beyond int64. Only called when the cheap bound on the
+        prices entered today fails; walks the book then. O(levels)."""
+        worst = px
+        if side == 1:  # a sell fills at the bids' prices, the best bid first
+            best = self.book.best_bid()
+            worst = max(px, best[0] if best else 0)
+        elif px == 0:  # a market buy walks the asks: the last level is the worst
+            _, asks = self.book.depth(2**63 - 1)
+            worst = int(asks[-1, 0]) if len(asks) else 0
+        if lots * (self.fixed + worst * self.f) > 2**63 - 1:
+            raise OrderRejected(RejectReason.VALUE_TOO_LARGE,
+                                f"{self.symbol}: {lots} lots at up to {worst} ticks exceed an "
+                                f"int64 amount of minor units")
+
+
+class Markets:
+    """Every instrument's :class:`Market`, by symbol and by index."""
+
+    def __init__(self, instruments: InstrumentSet, schedule: SessionSchedule,
+                 fees: FeeSchedule, stp: STP) -> None:
+        self.by_symbol: dict[str, Market] = {}
+        self.by_index: list[Market] = []
+        for symbol in instruments:
+            ins = instruments[symbol]
+            market = Market(len(self.by_index), ins, OrderBook(stp=stp),
+                            schedule.sessions_of(ins), FeeTerms.of(fees, ins))
+            self.by_symbol[symbol] = market
+            self.by_index.append(market)
+
+    def __iter__(self) -> Iterator[Market]:
+        return iter(self.by_index)
+
+    def get(self, symbol: Any) -> Market:
+        """The market of ``symbol``; OrderRejected(UNKNOWN_INSTRUMENT) otherwise. O(1)."""
+        market = self.by_symbol.get(symbol) if type(symbol) is str else None
+        if market is None:
+            raise OrderRejected(RejectReason.UNKNOWN_INSTRUMENT, f"unknown instrument {symbol!r}")
+        return market
+
+    def instrument_id(self, symbol: str) -> int:
+        """The small integer id of ``symbol`` (its index); KeyError naming an unknown one."""
+        market = self.by_symbol.get(symbol)
+        if market is None:
+            raise KeyError(f"unknown instrument {symbol!r}")
+        return market.index
+
+    def swap_reference(self, official: OfficialRates, configured: dict[str, int],
+                       ins: Instrument, date: _dt.date) -> int | None:
+        """A swap's reference rate on ``date`` in ticks of its underlying: the official rate in
+        force (rounded half up to a tick), else the configured one, else None."""
+        if ins.kind is not Kind.FX_SWAP:
+            return None
+        found = official.in_force(pair_of(ins), date)
+        if found is not None:
+            tick = ins.underlying.tick_size
+            return ins.underlying.to_ticks(Decimal(found[1]).quantize(tick, ROUND_HALF_UP))
+        return configured.get(pair_of(ins))
+
+
+class BookView:
+    """Read-only access to one instrument's book (ticks and lots), and decimal best prices."""
+
+    __slots__ = ("_book", "instrument")
+
+    def __init__(self, book: OrderBook, instrument: Instrument) -> None:
+        self._book, self.instrument = book, instrument
+
+    def best_bid(self) -> tuple[int, int] | None:
+        return self._book.best_bid()
+
+    def best_ask(self) -> tuple[int, int] | None:
+        return self._book.best_ask()
+
+    def best_prices(self) -> tuple[Decimal | None, Decimal | None]:
+        """(best bid, best ask) as decimal prices, None for an empty side."""
+        bid, ask = self._book.best_bid(), self._book.best_ask()
+        conv = self.instrument.from_ticks
+        return (conv(bid[0]) if bid else None, conv(ask[0]) if ask else None)
+
+    def depth(self, levels: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._book.depth(levels)
+
+    def orders(self, side: int) -> np.ndarray:
+        return self._book.orders(side)
+
+    def order(self, order_id: int) -> tuple[int, int, int, int]:
+        return self._book.order(order_id)
+
+    def __len__(self) -> int:
+        return len(self._book)
+
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._book

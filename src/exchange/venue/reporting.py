@@ -1,0 +1,122 @@
+"""The last stage: refusals counted, and order events built and published, only for listeners.
+
+Every refusal is counted by reason, whether or not anybody listens. Events are built only while
+somebody subscribes (``Reporter.active``); they are made from what the earlier stages already
+know (the book's result, the trade rows with both sides' leaves, the order index), so reporting
+never asks the book again. O(fills) per order while active, O(1) otherwise.
+"""
+from __future__ import annotations
+
+import operator
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from exchange.venue.codes import NotOrderOwner, OrderRejected, RejectReason
+from exchange.venue.events import CancelReject, EventBus, ExecType, ExecutionReport, OrdStatus
+from exchange.venue.orders import OrderIndex
+
+__all__ = ["Reporter", "FILL_FIELDS"]
+
+from exchange.venue._bookcompat import FILL_FIELDS  # noqa: E402  (temporary)
+_TID, _MID = FILL_FIELDS["taker_id"], FILL_FIELDS["maker_id"]
+_TOWNER, _MOWNER = FILL_FIELDS["taker_owner"], FILL_FIELDS["maker_owner"]
+_SIDE, _PX, _QTY = FILL_FIELDS["taker_side"], FILL_FIELDS["price"], FILL_FIELDS["qty"]
+_TLEAVES, _MLEAVES = FILL_FIELDS["taker_leaves"], FILL_FIELDS["maker_leaves"]
+
+_FILLED, _PARTIAL = OrdStatus.FILLED, OrdStatus.PARTIALLY_FILLED
+_NEW, _CANCELED = OrdStatus.NEW, OrdStatus.CANCELED
+
+
+class Reporter:
+    """Counts refusals and builds the FIX events of each outcome for the :class:`EventBus`."""
+
+    def __init__(self, orders: OrderIndex, now: Callable[[], float]) -> None:
+        self.bus = EventBus()
+        self.orders, self.now = orders, now
+        self.rejections: Counter[RejectReason] = Counter()
+
+    @property
+    def active(self) -> bool:
+        return self.bus.active
+
+    # -- refusals ---------------------------------------------------------------------------
+
+    def refused(self, error: OrderRejected, member: Any, symbol: Any, side: Any,
+                price_ticks: Any, client_order_id: str | None) -> None:
+        """Count a refused order and report it (a REJECTED ExecutionReport)."""
+        self.rejections[error.reason] += 1
+        if self.bus.active:
+            self.bus.publish([ExecutionReport(
+                self.bus.next_id(), ExecType.REJECTED, OrdStatus.REJECTED, 0, client_order_id,
+                _int_or(member, -1), str(symbol)[:16],
+                side if type(side) is int and side in (0, 1) else -1,
+                _int_or(price_ticks, 0), 0, 0, 0, 0, self.now(),
+                reason=error.reason, text=error.message)])
+
+    def cancel_refused(self, error: OrderRejected | NotOrderOwner, member: Any, order_id: Any,
+                       response_to: str) -> None:
+        """Count a refused cancel ('1') or modify ('2') and report it (a CancelReject)."""
+        self.rejections[error.reason] += 1
+        if self.bus.active:
+            self.bus.publish([CancelReject(
+                self.bus.next_id(), _int_or(order_id, 0), _int_or(member, -1), response_to,
+                error.reason, error.message, self.now())])
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def report(self, exec_type: ExecType, status: OrdStatus, oid: int, member: int,
+               symbol: str, side: int, px: int, leaves: int, cum: int, last_qty: int = 0,
+               last_px: int = 0, trade_id: int = 0, text: str = "") -> ExecutionReport:
+        return ExecutionReport(self.bus.next_id(), exec_type, status, oid,
+                               self.orders.client_ids.get(oid), member, symbol, side, px,
+                               last_qty, last_px, leaves, cum, self.now(), trade_id, None, text)
+
+    def fills(self, events: list, symbol: str, rows: Sequence[tuple], first: int, taker_px: int,
+              taker_cum: int) -> None:
+        """TRADE reports of the taker and the maker of each fill, in execution order. Reads the
+        makers' fills so far from the order index (call before it is updated)."""
+        cum = self.orders.cum
+        for i, row in enumerate(rows):
+            price, qty, t_leaves, m_leaves = row[_PX], row[_QTY], row[_TLEAVES], row[_MLEAVES]
+            taker_cum += qty
+            tside = row[_SIDE]
+            events.append(self.report(ExecType.TRADE, _PARTIAL if t_leaves else _FILLED,
+                                      row[_TID], row[_TOWNER], symbol, tside, taker_px, t_leaves,
+                                      taker_cum, qty, price, first + i))
+            mid = row[_MID]
+            events.append(self.report(ExecType.TRADE, _PARTIAL if m_leaves else _FILLED,
+                                      mid, row[_MOWNER], symbol, 1 - tside, price, m_leaves,
+                                      cum.get(mid, 0) + qty, qty, price, first + i))
+
+    def stp_cancelled(self, events: list, symbol: str, cancelled: Sequence[tuple]) -> None:
+        """CANCELED reports of resting orders that self-trade prevention removed, given as
+        (order id, owner, side, price) rows (call before the order index forgets them)."""
+        for oid, owner, side, price in cancelled:
+            events.append(self.report(ExecType.CANCELED, _CANCELED, oid, owner, symbol, side,
+                                      price, 0, self.orders.cum.get(oid, 0),
+                                      text="self-trade prevention"))
+
+    def expired(self, expired: Sequence[Any]) -> None:
+        """EXPIRED reports of the orders a session close removed (ExpiredOrder rows)."""
+        if not self.bus.active or not expired:
+            return
+        now, bus, cum, ids = self.now(), self.bus, self.orders.cum, self.orders.client_ids
+        self.bus.publish([ExecutionReport(bus.next_id(), ExecType.EXPIRED, OrdStatus.EXPIRED,
+                                          e.order_id, ids.get(e.order_id), e.member,
+                                          e.instrument, e.side, e.price_ticks, 0, 0, 0,
+                                          cum.get(e.order_id, 0), now, text="session closed")
+                          for e in expired])
+
+
+def _int_or(value: Any, default: int) -> int:
+    """``value`` as an int for an event field (numpy integers too), ``default`` for anything
+    else (bools included)."""
+    if type(value) is int:
+        return value
+    if isinstance(value, bool):
+        return default
+    try:
+        return operator.index(value)
+    except TypeError:
+        return default
