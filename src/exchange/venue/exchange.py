@@ -295,9 +295,10 @@ class Exchange:
         self._orders.accept(market.index, client_order_id)
         if px > market.max_px:
             market.max_px = px
-        if done or checked or client_order_id is not None or self._reporter.active \
-                or self._stp_resting:
+        if done or client_order_id is not None or self._reporter.active or self._stp_resting:
             return self._post_trade(market, oid, m.id, side, px, q, done, leaves, False)
+        if checked and not leaves:  # an IOC that found nothing: its hold ends with it
+            self.risk.finish(oid, 0)
         return OrderResult(oid, _NEW if leaves else _CANCELED, 0, leaves)  # the common case
 
     def market(self, member: int, instrument: str, side: Side | int, qty: Any = None, *,
@@ -380,7 +381,7 @@ class Exchange:
         """Hold the worst case of a limit order: a swap sell can also fill at the best bid."""
         risk, rt = self.risk, market.risk_terms
         worst = px
-        if side == 1 and rt.terms.swap:
+        if side == 1 and rt.swap:
             best = market.book.best_bid()
             worst = max(px, best[0]) if best else px
         risk.hold(oid, risk.account_for(member, rt), rt, side, q, worst)
@@ -389,7 +390,7 @@ class Exchange:
         if self._risk is None or oid not in self._risk.holds:
             return None
         worst = px
-        if side == 1 and market.risk_terms.terms.swap:
+        if side == 1 and market.risk_terms.swap:
             best = market.book.best_bid()
             worst = max(px, best[0]) if best else px
         return self._risk.rehold(oid, side, q, worst)

@@ -86,7 +86,7 @@ class Market:
         self.terms = terms
         far = -1 if self.far is None else epoch_day(self.far)
         assert self.settle is not None
-        self.risk_terms = RiskTerms(terms, epoch_day(self.settle), far, self.prefunded)
+        self.risk_terms = RiskTerms.of(terms, epoch_day(self.settle), far, self.prefunded)
         self.open = True
 
     def check_value(self, side: int, px: int, lots: int) -> None:

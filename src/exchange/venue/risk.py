@@ -81,12 +81,29 @@ class Funds(NamedTuple):
 
 class RiskTerms(NamedTuple):
     """What risk needs of one instrument on one trading date: the capture ``terms`` (amounts and
-    fees), the settle dates as day numbers, and whether everyone pre-funds it."""
+    fees), the settle dates as day numbers, whether everyone pre-funds it, and the constants of
+    its holds (:meth:`of`)."""
 
     terms: Any
     near_day: int
     far_day: int  # -1: no far leg
     prefunded: bool
+    quote: str  # asset codes
+    base: str
+    f: int  # quote minor units per tick per lot
+    bpl: int  # base minor units per lot
+    swap: bool
+    near_lot: int  # a swap's near value of one lot (price independent); 0 otherwise
+    fee_min: int
+    rate_num: int  # the higher of the taker and maker rates, num/den of the trade value
+    rate_den: int
+
+    @classmethod
+    def of(cls, terms: Any, near_day: int, far_day: int, prefunded: bool) -> RiskTerms:
+        n, d = terms.fees.worst_rate
+        near_lot = terms.near_value(1, 1) if terms.swap else 0
+        return cls(terms, near_day, far_day, prefunded, terms.quote_code, terms.base_code,
+                   terms.f, terms.bpl, terms.swap, near_lot, terms.fees.minimum, n, d)
 
 
 # --------------------------------------------------------------------------- accounts
@@ -120,21 +137,40 @@ class FundsAccount:
     def release(self, asset: str, amount: int) -> None:
         self.reserved[asset] -= amount
 
-    def book(self, asset: str, day: int, amount: int) -> None:
-        """A fill's movement on ``day``: a receipt (amount > 0) or a debit (< 0). O(dates)."""
-        cell = self.dated.setdefault(asset, {}).setdefault(day, [0, 0])
-        if amount > 0:
-            cell[0] += amount
-        else:
-            cell[1] -= amount
-        self._refresh(asset)
+    def book(self, legs: Iterable[tuple], who: int) -> None:
+        """A fill's movements: ``legs`` rows (asset, day, buyer's amount, seller's amount),
+        ``who`` 0 for the buyer, 1 for the seller; amount > 0 a receipt, < 0 a debit.
+        O(legs x dates)."""
+        dated = self.dated
+        for leg in legs:
+            amount = leg[2 + who]
+            if amount:
+                asset = leg[0]
+                by_day = dated.get(asset)
+                if by_day is None:
+                    by_day = dated[asset] = {}
+                cell = by_day.get(leg[1])
+                if cell is None:
+                    cell = by_day[leg[1]] = [0, 0]
+                if amount > 0:
+                    cell[0] += amount
+                else:
+                    cell[1] -= amount
+                self._refresh(asset, by_day)
 
-    def _refresh(self, asset: str) -> None:
+    def _refresh(self, asset: str, by_day: dict[int, list[int]]) -> None:
+        """Recompute ``offset[asset]``: the lowest of receipts before each date less debits up
+        to it, and 0. O(dates)."""
+        if len(by_day) == 1:
+            for receipts, debits in by_day.values():
+                self.offset[asset] = -debits
+            return
         low = received = paid = 0
-        for day in sorted(self.dated.get(asset, ())):
-            receipts, debits = self.dated[asset][day]
+        for day in sorted(by_day):
+            receipts, debits = by_day[day]
             paid += debits
-            low = min(low, received - paid)
+            if received - paid < low:
+                low = received - paid
             received += receipts
         self.offset[asset] = low
 
@@ -145,7 +181,7 @@ class FundsAccount:
         """Date ``day`` settled: its movements are in the balance now."""
         for asset, by_day in self.dated.items():
             if by_day.pop(day, None) is not None:
-                self._refresh(asset)
+                self._refresh(asset, by_day)
 
     def funds(self, asset: str) -> Funds:
         return Funds(self.source.balance(self.member, asset), self.reserved.get(asset, 0),
@@ -180,8 +216,13 @@ class CreditAccount:
     def release(self, asset: str, amount: int) -> None:
         self.open[asset] -= amount
 
-    def book(self, asset: str, day: int, amount: int) -> None:
-        self.owed[asset] = self.owed.get(asset, 0) - amount
+    def book(self, legs: Iterable[tuple], who: int) -> None:
+        """A fill's movements (as :meth:`FundsAccount.book`): debits add to what it owes,
+        receipts take from it. O(legs)."""
+        owed = self.owed
+        for leg in legs:
+            asset = leg[0]
+            owed[asset] = owed.get(asset, 0) - leg[2 + who]
 
     def settled(self, day: int) -> None:
         """Nothing to do: owed amounts are the day's, reset by :meth:`new_day`."""
@@ -200,31 +241,28 @@ class Hold:
     __slots__ = ("account", "rt", "quote", "base", "a", "fee_num", "fee_den", "b", "lots",
                  "held_quote", "held_base")
 
-    def __init__(self, account: Any, rt: RiskTerms, side: int, lots: int, worst: int,
-                 market_value: int | None = None) -> None:
-        terms = rt.terms
+    def __init__(self, account: Any, rt: RiskTerms, side: int, lots: int, worst: int) -> None:
         self.account, self.rt = account, rt
-        self.quote, self.base = terms.quote_code, terms.base_code
+        self.quote, self.base = rt.quote, rt.base
         self.lots = lots
         self.held_quote = self.held_base = 0
         self.price(side, worst)
 
     def price(self, side: int, worst: int) -> None:
         """Set the per-lot worst case for ``side`` at ``worst`` ticks (module docstring)."""
-        terms = self.rt.terms
-        fees = terms.fees
-        value = terms.near_value(worst, 1)  # a swap's near value does not depend on the price
-        if side == 0 or terms.swap:
-            n, d = fees.worst_rate
-            self.fee_num, self.fee_den = max(2 * d * fees.minimum, 2 * value * n + d), 2 * d
+        rt = self.rt
+        value = rt.near_lot or worst * rt.f  # a swap's near value does not depend on the price
+        if side == 0 or rt.swap:
+            d = rt.rate_den
+            self.fee_num, self.fee_den = max(2 * d * rt.fee_min, 2 * value * rt.rate_num + d), 2 * d
         else:
             self.fee_num, self.fee_den = 0, 1
         if side == 0:
             self.a, self.b = value, 0
-        elif terms.swap:
-            self.a, self.b = worst * terms.f, terms.bpl
+        elif rt.swap:
+            self.a, self.b = worst * rt.f, rt.bpl
         else:
-            self.a, self.b = max(0, fees.minimum - value), terms.bpl
+            self.a, self.b = max(0, rt.fee_min - value), rt.bpl
 
     def required(self, lots: int) -> tuple[int, int]:
         """(quote, base) worst case of ``lots`` lots. O(1)."""
@@ -315,7 +353,7 @@ class PreTradeRisk:
         for (member, asset), amount in carried.items():
             account = self.funds_accounts.get(member)
             if account is not None and amount:
-                account.book(asset, roll_day, amount)
+                account.book([(asset, roll_day, amount, amount)], 0)
 
     # -- R1: holds before matching --------------------------------------------------------------
 
@@ -335,12 +373,11 @@ class PreTradeRisk:
         taken, cost, first, last = walk(levels, lots)
         if taken == 0:
             return
-        terms = rt.terms
-        worst = first if (side == 1 and terms.swap) else last
+        worst = first if (side == 1 and rt.swap) else last
         hold = Hold(account, rt, side, taken, worst)
         quote, base = hold.required(taken)
-        if side == 0 and not terms.swap:  # the walk's exact cost, not taken x the worst price
-            quote += cost * terms.f - taken * hold.a
+        if side == 0 and not rt.swap:  # the walk's exact cost, not taken x the worst price
+            quote += cost * rt.f - taken * hold.a
         self._take(hold, quote, base)
         self.holds[order_id] = hold
 
@@ -405,13 +442,11 @@ class PreTradeRisk:
         """Book one fill's legs for whichever of its orders is checked, and trim the maker's
         hold to its ``maker_leaves`` (the taker's is trimmed once by :meth:`finish`). O(dates)."""
         taker, maker = self.holds.get(taker_id), self.holds.get(maker_id)
-        buyer, seller = (taker, maker) if taker_side == 0 else (maker, taker)
         legs = _legs(rt, price, qty, taker_side)
-        if buyer is not None:
-            _book(buyer.account, legs, 0)
-        if seller is not None:
-            _book(seller.account, legs, 1)
+        if taker is not None:  # the taker is the buyer (0) when it buys
+            taker.account.book(legs, taker_side)
         if maker is not None:
+            maker.account.book(legs, 1 - taker_side)
             self.finish(maker_id, maker_leaves)
 
     def finish(self, order_id: int, leaves: int) -> None:
@@ -444,10 +479,3 @@ def _legs(rt: RiskTerms, price: int, qty: int, taker_side: int) -> tuple:
         far = near + price * qty * terms.f
         legs += [(base_code, rt.far_day, -base, base), (quote, rt.far_day, far, -far)]
     return legs
-
-
-def _book(account: Any, legs: tuple, who: int) -> None:
-    for asset, day, *amounts in legs:
-        amount = amounts[who]
-        if amount:
-            account.book(asset, day, amount)
