@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
+from exchange.records import SESSION_NAMES
 from exchange.reference.calendar import Calendar, NonBusinessDayError
 from exchange.reference.instruments import Asset
-from exchange.records import SESSION_NAMES
 from exchange.venue.capture import FixingConfig, OfficialRates, Terms, TradeCapture
 from exchange.venue.codes import OrderRejected, RejectReason
 from exchange.venue.markets import Market, Markets

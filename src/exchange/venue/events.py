@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from exchange.venue.codes import FIX_ORD_REJ_REASON, RejectReason
 

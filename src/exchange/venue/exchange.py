@@ -41,9 +41,9 @@ import numpy as np
 from exchange._book import STP, TIF, Side
 from exchange.reference.calendar import Calendar
 from exchange.reference.fees import FeeSchedule, default_fee_schedule
-from exchange.reference.instruments import InstrumentSet, Kind, checked_int, default_instruments
+from exchange.reference.instruments import InstrumentSet, checked_int, default_instruments
 from exchange.venue import _bookcompat as compat
-from exchange.venue.capture import FixingConfig, OfficialRates, SessionStat, TradeCapture, pair_of
+from exchange.venue.capture import FixingConfig, OfficialRates, SessionStat, TradeCapture
 from exchange.venue.codes import FROM_BOOK, NotOrderOwner, OrderRejected, RejectReason
 from exchange.venue.daycycle import DayCycle, DayEnd, ExpiredOrder
 from exchange.venue.entry import OrderEntry
@@ -51,7 +51,7 @@ from exchange.venue.events import ExecType, OrdStatus
 from exchange.venue.markets import BookView, Market, Markets, epoch_day
 from exchange.venue.members import Member, MemberRegistry, Regime
 from exchange.venue.orders import OrderIndex
-from exchange.venue.reporting import FILL_FIELDS, Reporter
+from exchange.venue.reporting import Reporter
 from exchange.venue.results import OrderResult
 from exchange.venue.risk import Funds, PreTradeRisk
 from exchange.venue.sessions import SessionSchedule, SessionSpec, SessionState
@@ -61,9 +61,6 @@ __all__ = ["Exchange", "OrderResult", "ExpiredOrder", "DayEnd", "BookView"]
 log = logging.getLogger("exchange")
 
 _NEW_ORDER, _MARKET_ORDER, _MODIFY = 0, 2, 3
-_TID, _MID = FILL_FIELDS["taker_id"], FILL_FIELDS["maker_id"]
-_SIDE, _PX, _QTY = FILL_FIELDS["taker_side"], FILL_FIELDS["price"], FILL_FIELDS["qty"]
-_MLEAVES = FILL_FIELDS["maker_leaves"]
 _FILLED, _PARTIAL = OrdStatus.FILLED, OrdStatus.PARTIALLY_FILLED
 _NEW, _CANCELED = OrdStatus.NEW, OrdStatus.CANCELED
 
@@ -93,8 +90,9 @@ class Exchange:
         self._markets = Markets(self.instruments, self.schedule, self.fees, self.stp)
         self.capture = TradeCapture([m.instrument for m in self._markets])
         self.official = OfficialRates()
-        self._cycle = DayCycle(self._markets, self.schedule, self.calendar, self.official, FixingConfig() if fixing is None else fixing,
-                               self._reference_rates(reference_rates or {}))
+        self._cycle = DayCycle(self._markets, self.schedule, self.calendar, self.official,
+                               FixingConfig() if fixing is None else fixing,
+                               self._markets.reference_ticks(reference_rates or {}))
         self._members = MemberRegistry()
         self._orders = OrderIndex()
         self._entry = OrderEntry(self._members, self._markets, self._orders,
@@ -103,18 +101,6 @@ class Exchange:
         self._ledger = ledger
         self._risk: PreTradeRisk | None = None
         self._checked: set[int] = set()  # members whose every order risk checks
-
-    def _reference_rates(self, rates: Mapping[str, Any]) -> dict[str, int]:
-        """Configured swap reference rates in ticks of each pair's swap underlying."""
-        underlying = {pair_of(m.instrument): m.instrument.underlying for m in self._markets
-                      if m.instrument.kind is Kind.FX_SWAP}
-        result = {}
-        for pair, rate in rates.items():
-            key = pair.replace("/", "")
-            if key not in underlying:
-                raise KeyError(f"reference_rates: no swap trades pair {pair!r}")
-            result[key] = underlying[key].to_ticks(rate)
-        return result
 
     # -- members and their money -------------------------------------------------------------
 
@@ -313,7 +299,7 @@ class Exchange:
             if checked:
                 account = self.risk.account_for(m.id, market.risk_terms)
                 self.risk.hold_market(oid, account, market.risk_terms, side, q,
-                                      self._walkable(market, side, m.id))
+                                      market.reachable(side, m.id, self.stp))
         except OrderRejected as exc:
             self._reporter.refused(exc, member, instrument, side, 0, client_order_id)
             raise
@@ -378,22 +364,13 @@ class Exchange:
     # -- risk R1 -----------------------------------------------------------------------------
 
     def _hold(self, oid: int, member: int, market: Market, side: int, px: int, q: int) -> None:
-        """Hold the worst case of a limit order: a swap sell can also fill at the best bid."""
         risk, rt = self.risk, market.risk_terms
-        worst = px
-        if side == 1 and rt.swap:
-            best = market.book.best_bid()
-            worst = max(px, best[0]) if best else px
-        risk.hold(oid, risk.account_for(member, rt), rt, side, q, worst)
+        risk.hold(oid, risk.account_for(member, rt), rt, side, q, market.worst_price(side, px))
 
     def _rehold(self, oid: int, market: Market, side: int, px: int, q: int) -> tuple | None:
         if self._risk is None or oid not in self._risk.holds:
             return None
-        worst = px
-        if side == 1 and market.risk_terms.swap:
-            best = market.book.best_bid()
-            worst = max(px, best[0]) if best else px
-        return self._risk.rehold(oid, side, q, worst)
+        return self._risk.rehold(oid, side, q, market.worst_price(side, px))
 
     def _book_refused(self, oid: int, checked: bool, code: int, market: Market, side: int,
                       px: int, q: int) -> None:
@@ -409,21 +386,6 @@ class Exchange:
             text = f"{q} lots at {px} ticks: {reason.value}"
         raise OrderRejected(reason, f"{market.symbol}: {text}")
 
-    def _walkable(self, market: Market, side: int, member: int) -> list[tuple[int, int]]:
-        """The opposite side's (price, qty) a market order of ``member`` can reach, best first
-        (its own orders excluded when self-trade prevention would not let it trade them)."""
-        book = market.book
-        if self.stp == STP.NONE:
-            bids, asks = book.depth(2**63 - 1)
-            return (asks if side == 0 else bids).tolist()
-        orders = book.orders(1 - side)
-        mine = orders["owner"] == member
-        if self.stp == STP.CANCEL_INCOMING and mine.any():
-            orders = orders[: int(np.argmax(mine))]  # matching stops at the first own order
-        else:
-            orders = orders[~mine]
-        return list(zip(orders["price"].tolist(), orders["qty"].tolist()))
-
     # -- post-trade: one path for new orders and modifies -------------------------------------
 
     def _post_trade(self, market: Market, oid: int, member: int, side: int, px: int, q: int,
@@ -438,7 +400,7 @@ class Exchange:
             count = len(fills)
             first = self.capture.add(fills, market.terms, self.now())
             rows = compat.rows(market.book, fills, q)
-        stp = self._stp_cancelled(market) if self._stp_resting else []
+        stp = market.drain_stp_cancels() if self._stp_resting else []
         cum = before + done
         if leaves:
             status = _PARTIAL if cum else _NEW
@@ -458,9 +420,9 @@ class Exchange:
                     "remainder cancelled (IOC, market order or self-trade prevention)"))
         risk = self._risk
         if risk is not None and risk.holds:
-            self._release(market, oid, rows, stp, leaves)
+            risk.release(market.risk_terms, oid, leaves, rows, stp)
         if rows:
-            self._makers_filled(rows)
+            orders.makers_filled(rows)
         for row in stp:
             orders.done(row[0])
         if events is not None:
@@ -471,35 +433,6 @@ class Exchange:
         else:
             orders.done(oid)
         return OrderResult(oid, status, cum, leaves, self.capture, first, count)
-
-    def _release(self, market: Market, oid: int, rows: list[tuple], stp: list[tuple],
-                 leaves: int) -> None:
-        """Risk R2: book fills of checked orders, trim the taker's hold, release STP cancels."""
-        risk = self.risk
-        holds, rt = risk.holds, market.risk_terms
-        for row in rows:
-            if row[_TID] in holds or row[_MID] in holds:
-                risk.fill(rt, row[_TID], row[_MID], row[_SIDE], row[_PX], row[_QTY],
-                          row[_MLEAVES])
-        risk.finish(oid, leaves)
-        for row in stp:
-            risk.finish(row[0], 0)
-
-    def _makers_filled(self, rows: list[tuple]) -> None:
-        """Makers' fills so far; only the last maker of a call can be left resting."""
-        orders = self._orders
-        if orders.cum or orders.client_ids:
-            for row in rows[:-1]:
-                orders.done(row[_MID])
-        last = rows[-1]
-        orders.filled(last[_MID], last[_QTY], last[_MLEAVES])
-
-    def _stp_cancelled(self, market: Market) -> list[tuple]:
-        cancelled = market.book.drain_stp_cancels()
-        if len(cancelled) == 0:
-            return []
-        return list(zip(cancelled["order_id"].tolist(), cancelled["owner"].tolist(),
-                        cancelled["side"].tolist(), cancelled["price"].tolist()))
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ fill inside int64. Markets are numbered 0, 1, 2, ... in the instrument set's ord
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -89,6 +89,39 @@ class Market:
         self.risk_terms = RiskTerms.of(terms, epoch_day(self.settle), far, self.prefunded)
         self.open = True
 
+    def worst_price(self, side: int, px: int) -> int:
+        """The worst price a limit order at ``px`` can fill at, for its holds: its limit, except
+        that a swap sell (which pays the points on the far leg) takes bids above it. O(1)."""
+        if side == 1 and self.fixed:
+            best = self.book.best_bid()
+            if best is not None and best[0] > px:
+                return best[0]
+        return px
+
+    def reachable(self, side: int, member: int, stp: STP) -> list[tuple[int, int]]:
+        """The opposite side's (price, qty) a market order of ``member`` can reach, best first
+        (its own orders excluded when self-trade prevention would not let it trade them).
+        O(resting orders of that side)."""
+        if stp == STP.NONE:
+            bids, asks = self.book.depth(2**63 - 1)
+            return (asks if side == 0 else bids).tolist()
+        orders = self.book.orders(1 - side)
+        mine = orders["owner"] == member
+        if stp == STP.CANCEL_INCOMING and mine.any():
+            orders = orders[: int(np.argmax(mine))]  # matching stops at the first own order
+        else:
+            orders = orders[~mine]
+        return list(zip(orders["price"].tolist(), orders["qty"].tolist()))
+
+    def drain_stp_cancels(self) -> list[tuple[int, int, int, int]]:
+        """Resting orders self-trade prevention cancelled since the last call, as (order id,
+        owner, side, price) rows in order."""
+        cancelled = self.book.drain_stp_cancels()
+        if len(cancelled) == 0:
+            return []
+        return list(zip(cancelled["order_id"].tolist(), cancelled["owner"].tolist(),
+                        cancelled["side"].tolist(), cancelled["price"].tolist()))
+
     def check_value(self, side: int, px: int, lots: int) -> None:
         """Refuse (VALUE_TOO_LARGE) if some fill of ``lots`` at up to ``px`` ticks (0: a market
         order) could write an amount beyond int64. Only called when the cheap bound on the
@@ -136,6 +169,19 @@ class Markets:
         if market is None:
             raise KeyError(f"unknown instrument {symbol!r}")
         return market.index
+
+    def reference_ticks(self, rates: Mapping[str, Any]) -> dict[str, int]:
+        """Configured swap reference rates (pair -> decimal rate) in ticks of each pair's swap
+        underlying; KeyError for a pair no swap trades, InstrumentValueError off the grid."""
+        underlying = {pair_of(m.instrument): m.instrument.underlying for m in self.by_index
+                      if m.instrument.kind is Kind.FX_SWAP}
+        result = {}
+        for pair, rate in rates.items():
+            key = pair.replace("/", "")
+            if key not in underlying:
+                raise KeyError(f"reference_rates: no swap trades pair {pair!r}")
+            result[key] = underlying[key].to_ticks(rate)
+        return result
 
     def swap_reference(self, official: OfficialRates, configured: dict[str, int],
                        ins: Instrument, date: _dt.date) -> int | None:

@@ -8,6 +8,9 @@ resting orders and orders with a client id have dict entries. O(1) per call.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
+
+from exchange.venue.fills import MAKER_ID, MAKER_LEAVES, QTY
 
 __all__ = ["OrderIndex"]
 
@@ -48,6 +51,15 @@ class OrderIndex:
         else:
             self.done(order_id)
         return cum
+
+    def makers_filled(self, rows: Sequence[tuple]) -> None:
+        """The makers of one order's fills (book trade rows): only the last can be left
+        resting, the others are done. O(fills)."""
+        if self.cum or self.client_ids:
+            for row in rows[:-1]:
+                self.done(row[MAKER_ID])
+        last = rows[-1]
+        self.filled(last[MAKER_ID], last[QTY], last[MAKER_LEAVES])
 
     def done(self, order_id: int) -> int:
         """The order left the book: forget it; return the lots it had filled."""

@@ -16,13 +16,35 @@ from exchange.venue.codes import NotOrderOwner, OrderRejected, RejectReason
 from exchange.venue.events import CancelReject, EventBus, ExecType, ExecutionReport, OrdStatus
 from exchange.venue.orders import OrderIndex
 
-__all__ = ["Reporter", "FILL_FIELDS"]
+__all__ = ["Reporter"]
 
-from exchange.venue._bookcompat import FILL_FIELDS  # noqa: E402  (temporary)
-_TID, _MID = FILL_FIELDS["taker_id"], FILL_FIELDS["maker_id"]
-_TOWNER, _MOWNER = FILL_FIELDS["taker_owner"], FILL_FIELDS["maker_owner"]
-_SIDE, _PX, _QTY = FILL_FIELDS["taker_side"], FILL_FIELDS["price"], FILL_FIELDS["qty"]
-_TLEAVES, _MLEAVES = FILL_FIELDS["taker_leaves"], FILL_FIELDS["maker_leaves"]
+from exchange.venue.fills import (  # noqa: E402
+    MAKER_ID as _MID,
+)
+from exchange.venue.fills import (
+    MAKER_LEAVES as _MLEAVES,
+)
+from exchange.venue.fills import (
+    MAKER_OWNER as _MOWNER,
+)
+from exchange.venue.fills import (
+    PRICE as _PX,
+)
+from exchange.venue.fills import (
+    QTY as _QTY,
+)
+from exchange.venue.fills import (
+    TAKER_ID as _TID,
+)
+from exchange.venue.fills import (
+    TAKER_LEAVES as _TLEAVES,
+)
+from exchange.venue.fills import (
+    TAKER_OWNER as _TOWNER,
+)
+from exchange.venue.fills import (
+    TAKER_SIDE as _SIDE,
+)
 
 _FILLED, _PARTIAL = OrdStatus.FILLED, OrdStatus.PARTIALLY_FILLED
 _NEW, _CANCELED = OrdStatus.NEW, OrdStatus.CANCELED

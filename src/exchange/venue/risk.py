@@ -49,6 +49,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple, Protocol
 
 from exchange.venue.codes import OrderRejected, RejectReason
+from exchange.venue.fills import MAKER_ID, MAKER_LEAVES, PRICE, QTY, TAKER_ID, TAKER_SIDE
 
 __all__ = [
     "BalanceSource",
@@ -448,6 +449,20 @@ class PreTradeRisk:
         if maker is not None:
             maker.account.book(legs, 1 - taker_side)
             self.finish(maker_id, maker_leaves)
+
+    def release(self, rt: RiskTerms, order_id: int, leaves: int, rows: Iterable[tuple],
+                cancelled: Iterable[tuple]) -> None:
+        """R2 after one order's book call: book its fills (book trade rows) for the checked
+        orders among them, trim its hold to ``leaves``, and release the holds of the resting
+        orders self-trade prevention ``cancelled`` ((order id, ...) rows). O(fills)."""
+        holds = self.holds
+        for row in rows:
+            if row[TAKER_ID] in holds or row[MAKER_ID] in holds:
+                self.fill(rt, row[TAKER_ID], row[MAKER_ID], row[TAKER_SIDE], row[PRICE],
+                          row[QTY], row[MAKER_LEAVES])
+        self.finish(order_id, leaves)
+        for row in cancelled:
+            self.finish(row[0], 0)
 
     def finish(self, order_id: int, leaves: int) -> None:
         """The order now rests with ``leaves`` lots (0: it is gone): trim its hold to the worst
