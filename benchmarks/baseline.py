@@ -4,9 +4,11 @@ It is what a careful Python programmer would write without a compiled core: a ``
 price -> ``OrderedDict`` (id -> order) per side, a dict id -> order, orders as small lists. It
 follows docs/book.md for everything the benchmark flow uses and a little more: price-time
 matching at the maker's price, GTC / IOC / FOK / POST_ONLY, market orders, cancel, modify, the
-same ``Reject`` codes in ``process``, and a trade buffer with the compiled book's trade fields.
-Not implemented: self-trade prevention (it behaves as ``STP.NONE``) and the read-out helpers
-beyond ``orders``/``best_bid``/``best_ask``.
+same ``Reject`` codes in ``process`` (LEVEL_OVERFLOW included), and a trade buffer with the
+compiled book's trade fields except ``seq`` and the leaves fields. Not implemented: self-trade
+prevention (it behaves as ``STP.NONE``) and the read-out helpers beyond
+``orders``/``best_bid``/``best_ask``. The enum values come from the compiled book, as plain ints
+(comparing with an IntEnum member costs more in a Python loop).
 """
 from __future__ import annotations
 
@@ -15,12 +17,19 @@ from collections import OrderedDict
 import numpy as np
 from sortedcontainers import SortedDict
 
-NEW, CANCEL, MARKET, MODIFY = 0, 1, 2, 3
-BUY, SELL = 0, 1
-GTC, IOC, FOK, POST_ONLY = 0, 1, 2, 3
-# Reject codes, as in docs/book.md
-INVALID_ACTION, INVALID_SIDE, INVALID_QTY, INVALID_PRICE, INVALID_TIF = -1, -2, -3, -4, -5
-DUPLICATE_ID, UNKNOWN_ID, FOK_NOT_FILLED, POST_ONLY_WOULD_CROSS = -6, -7, -8, -9
+from exchange import TIF, Action, Reject, Side
+
+NEW, CANCEL, MARKET, MODIFY = (int(a) for a in (Action.NEW, Action.CANCEL, Action.MARKET,
+                                                Action.MODIFY))
+BUY, SELL = int(Side.BUY), int(Side.SELL)
+GTC, IOC, FOK, POST_ONLY = (int(t) for t in (TIF.GTC, TIF.IOC, TIF.FOK, TIF.POST_ONLY))
+INVALID_ACTION, INVALID_SIDE, INVALID_QTY, INVALID_PRICE, INVALID_TIF = (
+    int(r) for r in (Reject.INVALID_ACTION, Reject.INVALID_SIDE, Reject.INVALID_QTY,
+                     Reject.INVALID_PRICE, Reject.INVALID_TIF))
+DUPLICATE_ID, UNKNOWN_ID, FOK_NOT_FILLED, POST_ONLY_WOULD_CROSS, LEVEL_OVERFLOW = (
+    int(r) for r in (Reject.DUPLICATE_ID, Reject.UNKNOWN_ID, Reject.FOK_NOT_FILLED,
+                     Reject.POST_ONLY_WOULD_CROSS, Reject.LEVEL_OVERFLOW))
+INT64_MAX = 2**63 - 1
 
 # An order is a list [side, price, qty, owner]; qty is what is left and shrinks as it fills.
 _SIDE, _PRICE, _QTY, _OWNER = 0, 1, 2, 3
@@ -37,6 +46,9 @@ class BaselineBook:
         self._bids: SortedDict = SortedDict()  # price -> OrderedDict(id -> order); best = last
         self._asks: SortedDict = SortedDict()  # best = first
         self._orders: dict[int, list] = {}
+        # per side, the sum of every quantity ever rested: no level's total can exceed it, so
+        # the level-overflow check sums a level only when this bound comes near int64
+        self._rested = [0, 0]
         # (taker_id, maker_id, taker_owner, maker_owner, taker_side, price, qty), in order
         self._trades: list[tuple[int, int, int, int, int, int, int]] = []
 
@@ -77,6 +89,8 @@ class BaselineBook:
             return INVALID_TIF
         if oid in self._orders:
             return DUPLICATE_ID
+        if tif in (GTC, POST_ONLY) and self._would_overflow(side, price, qty):
+            return LEVEL_OVERFLOW
         if tif == FOK and self._crossing_qty(side, price, qty) < qty:
             return FOK_NOT_FILLED
         if tif == POST_ONLY and self._crosses(side, price):
@@ -117,6 +131,9 @@ class BaselineBook:
         if new_price == order[_PRICE] and qty <= order[_QTY]:
             order[_QTY] = qty  # keeps its place in the queue
             return 0
+        same_level = order[_QTY] if new_price == order[_PRICE] else 0  # it leaves before it re-enters
+        if self._would_overflow(order[_SIDE], new_price, qty - same_level):
+            return LEVEL_OVERFLOW
         self._cancel(oid)
         return self._submit(oid, order[_SIDE], new_price, qty, GTC, order[_OWNER])
 
@@ -157,6 +174,15 @@ class BaselineBook:
         order = [side, price, qty, owner]
         level[oid] = order
         self._orders[oid] = order
+        self._rested[side] += qty
+
+    def _would_overflow(self, side: int, price: int, qty: int) -> bool:
+        """Whether adding ``qty`` to the level at ``price`` would take its total past int64."""
+        if qty <= INT64_MAX - self._rested[side]:
+            return False
+        level = (self._bids if side == BUY else self._asks).get(price)
+        total = 0 if level is None else sum(o[_QTY] for o in level.values())
+        return total + qty > INT64_MAX
 
     def _unlink(self, oid: int, order: list) -> None:
         book = self._bids if order[_SIDE] == BUY else self._asks

@@ -14,17 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-try:
-    from exchange import MESSAGE_DTYPE
-except ImportError:  # the compiled book may not be built yet: same layout as docs/book.md
-    MESSAGE_DTYPE = np.dtype(
-        [(name, np.int64) for name in ("action", "order_id", "side", "price", "qty", "tif", "owner")]
-    )
+from exchange import MESSAGE_DTYPE, TIF, Action, Side
 
-# Enum values from docs/book.md, kept local so the generator runs without the compiled book.
-NEW, CANCEL, MARKET = 0, 1, 2
-BUY, SELL = 0, 1
-GTC, IOC = 0, 1
+NEW, CANCEL, MARKET = Action.NEW, Action.CANCEL, Action.MARKET
+BUY, SELL = Side.BUY, Side.SELL
+GTC, IOC = TIF.GTC, TIF.IOC
 
 NEW_SHARE = 0.60
 CANCEL_SHARE = 0.28

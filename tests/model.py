@@ -10,9 +10,13 @@ values instead of numpy arrays:
 - `drain_stp_cancels()`: list of dicts with keys `STP_FIELDS`;
 - `orders(side)`: list of dicts with keys `ORDER_FIELDS`; `clear()` adds `side`;
 - `depth(levels)`: `(bids, asks)`, lists of `(price, total_qty)` tuples;
-- `process(messages)`: list of ints.
+- `process(messages)`: list of ints;
+- `apply(...)`: the tuple `(executed, leaves, removed, code)`, derived here from the book before
+  and after the message rather than tracked as the compiled book does.
 
-The model imports nothing from `exchange`, so it can be checked against the rule tests on its own.
+The model takes its enum values from the compiled book (`Side`, `TIF`, `Action`, `STP`, `Reject`:
+one definition, in src/exchange/_book.pxd) and nothing else, so its rules can still be checked
+against the rule tests on their own.
 """
 from __future__ import annotations
 
@@ -22,29 +26,32 @@ from typing import Any
 
 import numpy as np
 
+from exchange import STP, TIF, Action, Reject, Side
+
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
-BUY, SELL = 0, 1
-GTC, IOC, FOK, POST_ONLY = 0, 1, 2, 3
-NEW, CANCEL, MARKET, MODIFY = 0, 1, 2, 3
-STP_NONE, STP_CANCEL_RESTING, STP_CANCEL_INCOMING = 0, 1, 2
+BUY, SELL = Side.BUY, Side.SELL
+GTC, IOC, FOK, POST_ONLY = TIF.GTC, TIF.IOC, TIF.FOK, TIF.POST_ONLY
+NEW, CANCEL, MARKET, MODIFY = Action.NEW, Action.CANCEL, Action.MARKET, Action.MODIFY
+STP_NONE, STP_CANCEL_RESTING, STP_CANCEL_INCOMING = STP.NONE, STP.CANCEL_RESTING, STP.CANCEL_INCOMING
 
-INVALID_ACTION = -1
-INVALID_SIDE = -2
-INVALID_QTY = -3
-INVALID_PRICE = -4
-INVALID_TIF = -5
-DUPLICATE_ID = -6
-UNKNOWN_ID = -7
-FOK_NOT_FILLED = -8
-POST_ONLY_WOULD_CROSS = -9
-LEVEL_OVERFLOW = -10
+INVALID_ACTION = Reject.INVALID_ACTION
+INVALID_SIDE = Reject.INVALID_SIDE
+INVALID_QTY = Reject.INVALID_QTY
+INVALID_PRICE = Reject.INVALID_PRICE
+INVALID_TIF = Reject.INVALID_TIF
+DUPLICATE_ID = Reject.DUPLICATE_ID
+UNKNOWN_ID = Reject.UNKNOWN_ID
+FOK_NOT_FILLED = Reject.FOK_NOT_FILLED
+POST_ONLY_WOULD_CROSS = Reject.POST_ONLY_WOULD_CROSS
+LEVEL_OVERFLOW = Reject.LEVEL_OVERFLOW
 
 MESSAGE_FIELDS = ("action", "order_id", "side", "price", "qty", "tif", "owner")
 MESSAGE_DTYPE = np.dtype([(name, np.int64) for name in MESSAGE_FIELDS])
 TRADE_FIELDS = (
     "seq", "taker_id", "maker_id", "taker_owner", "maker_owner", "taker_side", "price", "qty",
+    "taker_leaves", "maker_leaves",
 )
 STP_FIELDS = ("order_id", "side", "price", "qty", "owner")
 ORDER_FIELDS = ("order_id", "price", "qty", "owner")
@@ -59,7 +66,10 @@ class Refused(Exception):
 
 
 def _as_int64(name: str, value: Any) -> int:
-    """`value` as a Python int, or ValueError naming the field when it is not an int64."""
+    """`value` as a Python int, or ValueError naming the field when it is not an int64 (bools
+    are not numbers here)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} is a bool, not an integer")
     try:
         number = operator.index(value)
     except TypeError:
@@ -110,6 +120,9 @@ class ModelBook:
 
     def depth(self, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Up to `levels` `(price, total_qty)` rows per side, best first."""
+        levels = _as_int64("levels", levels)
+        if levels < 0:
+            raise ValueError(f"levels={levels} must be >= 0")
         return self._levels(BUY)[:levels], self._levels(SELL)[:levels]
 
     def _levels(self, side: int) -> list[tuple[int, int]]:
@@ -147,7 +160,10 @@ class ModelBook:
         return len(self._orders)
 
     def __contains__(self, order_id: object) -> bool:
-        return order_id in self._orders
+        try:
+            return _as_int64("order_id", order_id) in self._orders
+        except ValueError:
+            return False
 
     def drain_trades(self) -> list[dict]:
         out, self._trades = self._trades, []
@@ -261,6 +277,27 @@ class ModelBook:
                 results.append(refusal.code)
         return results
 
+    def apply(self, action, order_id, side=0, price=0, qty=0, tif=0, owner=0) -> tuple:
+        """One message with `process` semantics: `(executed, leaves, removed, code)`."""
+        fields = [_as_int64(n, v) for n, v in zip(
+            MESSAGE_FIELDS, (action, order_id, side, price, qty, tif, owner))]
+        order_id = fields[1]
+        before = self._orders.get(order_id)
+        had = None if before is None else (before.qty, before.stamp)
+        try:
+            result = self._apply(*fields)
+        except Refused as refusal:
+            return (0, 0, 0, refusal.code)
+        if fields[0] == CANCEL:
+            return (0, 0, result, 0)
+        after = self._orders.get(order_id)
+        leaves = 0 if after is None else after.qty
+        removed = 0
+        if fields[0] == MODIFY:  # kept in place (same stamp): gave up the difference, else all
+            in_place = after is not None and after.stamp == had[1]
+            removed = had[0] - leaves if in_place else had[0]
+        return (result, leaves, removed, 0)
+
     def _apply(self, action, order_id, side, price, qty, tif, owner) -> int:
         if action == NEW:
             return self._new(order_id, side, price, qty, tif, owner)
@@ -369,14 +406,15 @@ class ModelBook:
                 )
                 continue
             fill = min(qty - executed, maker.qty)
+            executed += fill
+            maker.qty -= fill
             self._seq += 1
             self._trades.append(
                 {"seq": self._seq, "taker_id": order_id, "maker_id": maker.order_id,
                  "taker_owner": owner, "maker_owner": maker.owner, "taker_side": side,
-                 "price": maker.price, "qty": fill}
+                 "price": maker.price, "qty": fill, "taker_leaves": qty - executed,
+                 "maker_leaves": maker.qty}
             )
-            executed += fill
-            maker.qty -= fill
             if maker.qty == 0:
                 del self._orders[maker.order_id]
         return executed, False

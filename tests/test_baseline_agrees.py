@@ -86,3 +86,18 @@ def test_same_results_with_bad_messages_fok_post_only_and_modify() -> None:
     assert compiled.drain_trades()[TRADE_FIELDS].tolist() == base.drain_trades()
     for side in (0, 1):
         assert compiled.orders(side).tolist() == base.orders(side)
+
+
+def test_same_level_overflow_refusals() -> None:
+    """LEVEL_OVERFLOW (-10): a resting order or a modify that would take a level past int64."""
+    big = 2**63 - 1
+    rows = [(0, 1, 0, 100, big - 10, 0, 0), (0, 2, 0, 100, 5, 0, 0), (0, 3, 0, 100, 6, 0, 0),
+            (0, 3, 0, 100, 6, 3, 0), (0, 3, 0, 100, 6, 1, 0), (0, 4, 0, 99, 20, 0, 0),
+            (3, 2, 0, 0, 11, 0, 0), (3, 4, 0, 100, 11, 0, 0), (3, 2, 0, 0, 10, 0, 0),
+            (0, 5, 1, 101, big, 0, 0), (3, 4, 0, 100, 1, 0, 0)]
+    messages = np.array(rows, dtype=exchange.MESSAGE_DTYPE)
+    compiled, got, base, expected = _run_both(messages)
+    np.testing.assert_array_equal(got, expected)
+    assert got.tolist() == [0, 0, -10, -10, 0, 0, -10, -10, 0, 0, -10]
+    for side in (0, 1):
+        assert compiled.orders(side).tolist() == base.orders(side)

@@ -1,7 +1,7 @@
 """The benchmark workload generator (benchmarks/flow.py) and the baseline book's own rules.
 
-These need no compiled book: the flow's shape is checked directly on the array, and the
-baseline against small hand-worked scenarios from docs/book.md.
+The flow's shape is checked directly on the array, and the baseline against small hand-worked
+scenarios from docs/book.md; the enum values come from the compiled book.
 """
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from baseline import BaselineBook  # noqa: E402
 from flow import MESSAGE_DTYPE, resting_orders, standard_flow  # noqa: E402
 
-NEW, CANCEL, MARKET, MODIFY = 0, 1, 2, 3
-BUY, SELL = 0, 1
-GTC, IOC, FOK, POST_ONLY = 0, 1, 2, 3
+from exchange import TIF, Action, Side  # noqa: E402
+
+NEW, CANCEL, MARKET, MODIFY = Action.NEW, Action.CANCEL, Action.MARKET, Action.MODIFY
+BUY, SELL = Side.BUY, Side.SELL
+GTC, IOC, FOK, POST_ONLY = TIF.GTC, TIF.IOC, TIF.FOK, TIF.POST_ONLY
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ from model import (
     POST_ONLY,
     SELL,
     ModelBook,
+    Reject,
     apply_single,
     records,
     single_equivalent,
@@ -63,7 +64,8 @@ owners = st.integers(0, 2)
 actions = _weighted([NEW] * 4 + [CANCEL, MARKET, MODIFY, MODIFY], [4, -1], 6)
 stp_modes = st.sampled_from([0, 1, 2])
 # values that fit no int64 or are not integers: every single call must refuse them
-not_int64 = st.sampled_from([2**63, -(2**63) - 1, 2**64 + 1, 1.5, "7", None])
+not_int64 = st.sampled_from([2**63, -(2**63) - 1, 2**64 + 1, 1.5, "7", None, True, False,
+                             np.True_])
 
 # Some fields are drawn as choices that `resolve_call` turns into values given the book at that
 # step, so that cancels and modifies mostly hit resting orders, new orders mostly use free ids,
@@ -122,6 +124,8 @@ def resolve_call(method: str, args: tuple, book: dict) -> tuple:
         return tuple(_resolve(v, book, args[1]) for v in args)
     if method == "modify":
         return _modify_args(args, book)
+    if method == "apply":
+        return resolve_call("process", ([args],), book)[0][0]
     if method == "process":
         rows = []
         for row in args[0]:
@@ -142,12 +146,13 @@ cancels = st.tuples(st.just("cancel"), st.tuples(old_ids))
 modifies = st.tuples(st.just("modify"), st.tuples(old_ids, new_qtys, new_prices))
 message_rows = st.tuples(actions, row_ids, sides, limit_prices, new_qtys, tifs, owners)
 batches = st.tuples(st.just("process"), st.tuples(st.lists(message_rows, max_size=8)))
+applies = st.tuples(st.just("apply"), message_rows)
 
 
 @st.composite
 def bad_calls(draw):
     """A valid-looking call with one argument replaced by a value that is no int64."""
-    method, args = draw(st.one_of(submits, markets, cancels, modifies))
+    method, args = draw(st.one_of(submits, markets, cancels, modifies, applies))
     position = draw(st.integers(0, len(args) - 1))
     value = draw(not_int64)
     if method == "modify" and position == 2 and value is None:
@@ -156,7 +161,8 @@ def bad_calls(draw):
 
 
 _KINDS = {"submit": (submits, 40), "market": (markets, 5), "cancel": (cancels, 8),
-          "modify": (modifies, 14), "process": (batches, 6), "bad": (bad_calls(), 3),
+          "modify": (modifies, 14), "process": (batches, 6), "apply": (applies, 12),
+          "bad": (bad_calls(), 3),
           "clear": (st.just(("clear", ())), 1)}
 # one_of would weight its branches equally: pick the kind by weight first
 operations = st.sampled_from(
@@ -185,7 +191,17 @@ def outcome(book, method: str, args: tuple):
         return type(err).__name__
     if method == "clear":
         return records(result, CLEAR_FIELDS)
+    if method == "apply":
+        return [int(v) for v in result]
     return int(result)
+
+
+def check_codes(method: str, got) -> None:
+    """Every refusal code a call reports is one of the book's `Reject` members."""
+    codes = {"process": got, "apply": got[3:] if isinstance(got, list) else []}.get(method, [])
+    for code in codes if isinstance(codes, list) else []:
+        if code < 0:
+            Reject(code)  # ValueError for a code the enum does not define
 
 
 def resting_orders(state: dict) -> dict:
@@ -214,6 +230,18 @@ def check_invariants(state: dict, book) -> None:
         assert o["order_id"] in book
         assert tuple(int(v) for v in book.order(o["order_id"]))[1:] == (
             o["price"], o["qty"], o["owner"])
+
+
+def check_leaves(state: dict) -> None:
+    """After one call, the trade rows alone tell the layer above what rests: the last fill of
+    each maker gives its resting quantity (0: gone), and successive fills of the taker count
+    its unexecuted quantity down by each fill's size."""
+    resting = {o["order_id"]: o["qty"] for o in state["bids"] + state["asks"]}
+    last = {t["maker_id"]: t["maker_leaves"] for t in state["trades"]}
+    for maker_id, leaves in last.items():
+        assert resting.get(maker_id, 0) == leaves, (maker_id, leaves, resting.get(maker_id))
+    for before, after in zip(state["trades"], state["trades"][1:]):
+        assert before["taker_leaves"] - after["qty"] == after["taker_leaves"]
 
 
 # ------------------------------------------------------------------ conservation
@@ -262,6 +290,32 @@ class Ledger:
             self.cancelled += sum(o["qty"] for o in result)
         elif method == "modify":
             self._modify(args, result, old[args[0]], new.get(args[0]))
+        elif method == "apply":
+            self._apply(args, result, old, new)
+        if method in ("submit", "market") and after["trades"]:
+            assert after["trades"][-1]["taker_leaves"] == args[-3 if method == "submit" else -2] - result
+
+    def _apply(self, row, result: list, old: dict, new: dict) -> None:
+        """Book an `apply` from its own outcome: executed, leaves, removed, code."""
+        action, order_id, _, price, qty = row[:5]
+        executed, leaves, removed, code = result
+        if code:
+            assert result == [0, 0, 0, code]
+            return
+        assert leaves == (new[order_id]["qty"] if order_id in new else 0)
+        self.cancelled += removed
+        if action in (NEW, MARKET):
+            assert removed == 0
+            self.incoming(qty, executed, leaves)
+        elif action == CANCEL:
+            assert removed == old[order_id]["qty"] and executed == 0
+        else:  # MODIFY: the in-place cases give up part of the order, the others all of it
+            was = old[order_id]
+            if qty == 0 or (price in (0, was["price"]) and qty <= was["qty"]):
+                assert (executed, removed) == (0, was["qty"] - qty)
+            else:
+                assert removed == was["qty"]
+                self.incoming(qty, executed, leaves)
 
     def _modify(self, args, result, was: dict, now: dict | None) -> None:
         _, qty, price = args
@@ -300,6 +354,7 @@ def test_compiled_book_matches_model(stp, n_steps, data):
         before = state
         got, want = outcome(compiled, method, args), outcome(model, method, args)
         assert got == want, "results differ"
+        check_codes(method, got)
         state, model_state = visible(compiled), visible(model)
         assert state == model_state, "books differ"
         check_invariants(state, compiled)
@@ -309,6 +364,7 @@ def test_compiled_book_matches_model(stp, n_steps, data):
             ledger.rebase(state)
         else:
             ledger.account(method, args, got, before, state)
+            check_leaves(state)
         ledger.check(state)
 
 
@@ -362,16 +418,21 @@ def _check_batch_trades(rows, results, batch_trades) -> None:
 @given(stp=stp_modes, setup=st.lists(plain_rows, min_size=5, max_size=30),
        rows=st.lists(plain_rows, min_size=10, max_size=60))
 def test_process_equals_single_calls(stp, setup, rows):
-    """`process` on one book == the same messages through single calls on a second book."""
+    """`process` on one book == the same messages through single calls on a second book, and
+    through `apply` on a third (its code, else its removed lots for a cancel, else executed)."""
     book_class = compiled_book_class()
-    batched, single = book_class(stp=stp), book_class(stp=stp)
-    for book in (batched, single):  # the same starting book, not necessarily empty
+    batched, single, applied = book_class(stp=stp), book_class(stp=stp), book_class(stp=stp)
+    for book in (batched, single, applied):  # the same starting book, not necessarily empty
         book.process(np.array(setup, dtype=MESSAGE_DTYPE))
         book.drain_trades()
         book.drain_stp_cancels()
     results = [int(r) for r in batched.process(np.array(rows, dtype=MESSAGE_DTYPE))]
     assert [single_equivalent(r) for r in results] == [apply_single(single, row) for row in rows]
-    assert visible(batched) == visible(single)
+    outcomes = [applied.apply(*row) for row in rows]
+    assert results == [code or (removed if row[0] == CANCEL else executed)
+                       for row, (executed, _, removed, code) in zip(rows, outcomes)]
+    state = visible(batched)
+    assert state == visible(single) == visible(applied)
     model = ModelBook(stp=stp)
     model.process(np.array(setup, dtype=MESSAGE_DTYPE))
     model.drain_trades()

@@ -718,7 +718,7 @@ def test_trade_record_fields(book):
     book.submit(2, BUY, 100, 3, owner=22)
     assert trades(book) == [{
         "seq": 1, "taker_id": 2, "maker_id": 1, "taker_owner": 22, "maker_owner": 11,
-        "taker_side": BUY, "price": 100, "qty": 3}]
+        "taker_side": BUY, "price": 100, "qty": 3, "taker_leaves": 0, "maker_leaves": 2}]
 
 
 def test_trade_seq_counts_up_and_is_never_reused(book):
@@ -758,7 +758,7 @@ def test_trade_and_stp_dtypes(compiled):
     assert t.dtype == compiled.TRADE_DTYPE and s.dtype == compiled.STP_CANCEL_DTYPE
     # book.md lists the fields; their order in the dtype is not asserted
     assert set(t.dtype.names) == {"seq", "taker_id", "maker_id", "taker_owner", "maker_owner",
-                                  "taker_side", "price", "qty"}
+                                  "taker_side", "price", "qty", "taker_leaves", "maker_leaves"}
     assert set(s.dtype.names) == {"order_id", "side", "price", "qty", "owner"}
     assert t.shape == (1,) and s.shape == (1,)
     assert book.drain_trades().shape == (0,) and book.drain_stp_cancels().shape == (0,)

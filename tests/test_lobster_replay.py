@@ -39,7 +39,19 @@ from pathlib import Path
 import pytest
 from conftest import compiled_book_class
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lobster"
+from exchange import TIF, Side
+
+def _find_data() -> Path:
+    """shared/data/lobster beside the checkout (main's and a worktree's parents differ)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents[1:]:
+        candidate = parent / "shared" / "data" / "lobster"
+        if candidate.is_dir():
+            return candidate
+    return here.parents[2] / "shared" / "data" / "lobster"
+
+
+DATA = _find_data()
 STEM_HOUR = "AAPL_2012-06-21_34200000_37800000"
 STEM_DAY = "AAPL_2012-06-21_34200000_57600000"
 FULL_HOUR_MESSAGES = f"{STEM_HOUR}_message_50.csv.gz"
@@ -48,8 +60,8 @@ DAY_MESSAGES_10 = f"{STEM_DAY}_message_10_rows0-998.csv.gz"
 DAY_BOOK_10 = f"{STEM_DAY}_orderbook_10_rows0-998.csv.gz"
 
 NEW, PARTIAL_CANCEL, DELETE, EXECUTE, EXECUTE_HIDDEN, HALT = 1, 2, 3, 4, 5, 7
-BUY, SELL = 0, 1
-IOC = 1
+BUY, SELL = Side.BUY, Side.SELL
+IOC = TIF.IOC
 DUMMY_ASK = 9_999_999_999  # LOBSTER's price for an empty ask level (bids: its negative)
 SYNTHETIC_BASE = -(10**15)  # ids of seeded orders: LOBSTER ids are positive
 TAKER_BASE = -(10**16)  # ids of our IOC takers

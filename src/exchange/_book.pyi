@@ -1,4 +1,9 @@
-"""Type stub for the compiled order book core (src/exchange/_book.pyx); rules in docs/book.md."""
+"""Type stub for the compiled order book core (src/exchange/_book.pyx); rules in docs/book.md.
+
+The enums are the ``cpdef enum``s of _book.pxd (Cython makes them ``IntEnum`` subclasses);
+tests/test_book_boundary.py checks that this stub lists the same members and every public
+method of ``OrderBook``. The C API for Cython callers is declared in _book.pxd.
+"""
 from enum import IntEnum
 from typing import SupportsIndex
 
@@ -65,6 +70,17 @@ class OrderBook:
         self, order_id: SupportsIndex, qty: SupportsIndex, price: SupportsIndex | None = ...
     ) -> int: ...
     def process(self, messages: npt.NDArray[np.void]) -> npt.NDArray[np.int64]: ...
+    def apply(
+        self,
+        action: Action | int,
+        order_id: SupportsIndex,
+        side: Side | int = ...,
+        price: SupportsIndex = ...,
+        qty: SupportsIndex = ...,
+        tif: TIF | int = ...,
+        owner: SupportsIndex = ...,
+    ) -> tuple[int, int, int, int]:
+        """``(executed, leaves, removed, code)`` of one message, with ``process`` semantics."""
     def drain_trades(self) -> npt.NDArray[np.void]: ...
     def drain_stp_cancels(self) -> npt.NDArray[np.void]: ...
     def best_bid(self) -> tuple[int, int] | None: ...

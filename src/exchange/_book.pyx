@@ -26,162 +26,38 @@ cimport numpy as cnp
 cdef extern from *:
     void __builtin_prefetch(const void* address) nogil
 import numpy as np
-from enum import IntEnum
 from operator import index as _index
 
 cnp.import_array()
 
 
-class Side(IntEnum):
-    BUY = 0
-    SELL = 1
+# Side, TIF, Action, STP and Reject are the ``cpdef enum``s of _book.pxd: one definition for C
+# and Python. Cython's Python class accepts any value as a nameless member (``Side(7)``); an
+# enum of the book refuses an unknown value with ValueError, as a plain IntEnum does.
+@classmethod
+def _no_pseudo_members(cls, value):
+    return None    # Enum then raises ValueError("7 is not a valid Side")
 
 
-class TIF(IntEnum):
-    GTC = 0
-    IOC = 1
-    FOK = 2
-    POST_ONLY = 3
-
-
-class Action(IntEnum):
-    NEW = 0
-    CANCEL = 1
-    MARKET = 2
-    MODIFY = 3
-
-
-class STP(IntEnum):
-    """Self-trade prevention, chosen when the book is made (docs/book.md)."""
-    NONE = 0
-    CANCEL_RESTING = 1
-    CANCEL_INCOMING = 2
-
-
-class Reject(IntEnum):
-    """Why ``process`` refused a message; every code is negative."""
-    INVALID_ACTION = -1
-    INVALID_SIDE = -2
-    INVALID_QTY = -3
-    INVALID_PRICE = -4
-    INVALID_TIF = -5
-    DUPLICATE_ID = -6
-    UNKNOWN_ID = -7
-    FOK_NOT_FILLED = -8
-    POST_ONLY_WOULD_CROSS = -9
-    LEVEL_OVERFLOW = -10
-
-
-# C mirrors of the enums above, for the hot path.
-cdef enum:
-    BUY = 0
-    SELL = 1
-    GTC = 0
-    IOC = 1
-    FOK = 2
-    POST_ONLY = 3
-    A_NEW = 0
-    A_CANCEL = 1
-    A_MARKET = 2
-    A_MODIFY = 3
-    STP_NONE = 0
-    STP_CANCEL_RESTING = 1
-    STP_CANCEL_INCOMING = 2
-    R_INVALID_ACTION = -1
-    R_INVALID_SIDE = -2
-    R_INVALID_QTY = -3
-    R_INVALID_PRICE = -4
-    R_INVALID_TIF = -5
-    R_DUPLICATE_ID = -6
-    R_UNKNOWN_ID = -7
-    R_FOK_NOT_FILLED = -8
-    R_POST_ONLY_WOULD_CROSS = -9
-    R_LEVEL_OVERFLOW = -10
-
-cdef enum:
-    NIL = -1          # no slot: end of a list, or an empty hash entry
-    ERROR = -1000     # a core function's return while a Python exception (MemoryError) is set
-
-
-cdef struct Order:
-    int64_t id
-    int64_t price
-    int64_t qty
-    int64_t owner
-    int32_t next      # next in the level's FIFO, or next free slot
-    int32_t prev
-    int32_t level
-    int32_t side
-
-
-cdef struct Level:
-    int64_t price
-    int64_t total     # sum of the resting quantities
-    int32_t head      # oldest order
-    int32_t tail      # newest order
-    int32_t next_free
-    int32_t side
-
-
-cdef struct LevelRef:
-    int64_t key       # price for bids, -price for asks: greater is better on both sides
-    int32_t level
-    int32_t _pad
-
-
-cdef struct BookSide:
-    LevelRef* refs
-    int32_t n
-    int32_t cap
-
-
-cdef struct Slot:
-    int64_t key
-    int32_t val       # pool slot, or NIL when the slot is empty
-    int32_t _pad
-
-
-cdef struct Trade:
-    int64_t seq
-    int64_t taker_id
-    int64_t maker_id
-    int64_t taker_owner
-    int64_t maker_owner
-    int64_t price
-    int64_t qty
-    int8_t taker_side
-
-
-cdef struct StpCancel:
-    int64_t order_id
-    int64_t side
-    int64_t price
-    int64_t qty
-    int64_t owner
-
-
-cdef packed struct Message:
-    int64_t action
-    int64_t order_id
-    int64_t side
-    int64_t price
-    int64_t qty
-    int64_t tif
-    int64_t owner
-
+for _enum in (Side, TIF, Action, STP, Reject):
+    _enum._missing_ = _no_pseudo_members
+del _enum
 
 MESSAGE_DTYPE = np.dtype([(name, np.int64) for name in
                           ("action", "order_id", "side", "price", "qty", "tif", "owner")])
 
 cdef Trade _t
+cdef char* _t0 = <char*>&_t
 TRADE_DTYPE = np.dtype({
     "names": ["taker_id", "maker_id", "taker_owner", "maker_owner", "taker_side", "price", "qty",
-              "seq"],
-    "formats": [np.int64, np.int64, np.int64, np.int64, np.int8, np.int64, np.int64, np.int64],
-    "offsets": [<char*>&_t.taker_id - <char*>&_t, <char*>&_t.maker_id - <char*>&_t,
-                <char*>&_t.taker_owner - <char*>&_t, <char*>&_t.maker_owner - <char*>&_t,
-                <char*>&_t.taker_side - <char*>&_t, <char*>&_t.price - <char*>&_t,
-                <char*>&_t.qty - <char*>&_t, <char*>&_t.seq - <char*>&_t],
+              "seq", "taker_leaves", "maker_leaves"],
+    "formats": [np.int64, np.int64, np.int64, np.int64, np.int8, np.int64, np.int64, np.int64,
+                np.int64, np.int64],
+    "offsets": [<char*>&_t.taker_id - _t0, <char*>&_t.maker_id - _t0,
+                <char*>&_t.taker_owner - _t0, <char*>&_t.maker_owner - _t0,
+                <char*>&_t.taker_side - _t0, <char*>&_t.price - _t0, <char*>&_t.qty - _t0,
+                <char*>&_t.seq - _t0, <char*>&_t.taker_leaves - _t0,
+                <char*>&_t.maker_leaves - _t0],
     "itemsize": sizeof(Trade),
 })
 
@@ -213,8 +89,8 @@ cdef void* _grow(void* ptr, Py_ssize_t count, size_t size) except NULL:
 
 cdef inline int64_t _as_i64(object value, str field) except? -1:
     """Convert an integer (int, IntEnum, numpy integer) to int64, or raise ValueError naming the
-    field and value. Floats are refused, never truncated. Plain ints skip the try block, whose
-    exception-state bookkeeping would cost more than the conversion itself."""
+    field and value. Floats and bools are refused, never converted. Plain ints skip the try
+    block, whose exception-state bookkeeping would cost more than the conversion itself."""
     cdef int overflow = 0
     cdef long long converted
     if PyLong_CheckExact(value):
@@ -225,12 +101,26 @@ cdef inline int64_t _as_i64(object value, str field) except? -1:
 
 
 cdef int64_t _as_i64_slow(object value, str field) except? -1:
+    if isinstance(value, bool):    # an int subclass, but True is no quantity, id or price
+        raise ValueError(f"{field}={value!r} is a bool, not an integer")
     try:
         if not isinstance(value, int):
             value = _index(value)
         return value
     except (OverflowError, TypeError):
         raise ValueError(f"{field}={value!r} is not an integer that fits in int64") from None
+
+
+cdef inline void _settle(Outcome* out, int64_t result) noexcept:
+    """Fill ``out`` from a core result: the executed quantity, or a Reject code (all else 0)."""
+    if result < 0:
+        out.executed = 0
+        out.leaves = 0
+        out.removed = 0
+        out.code = result
+    else:
+        out.executed = result
+        out.code = 0
 
 
 @cython.final
@@ -240,28 +130,12 @@ cdef class OrderBook:
     ``stp`` selects self-trade prevention by owner: ``STP.NONE`` (default),
     ``STP.CANCEL_RESTING`` or ``STP.CANCEL_INCOMING``.
     """
-    cdef Order* _orders
-    cdef int32_t _orders_cap, _orders_used, _free_order, _live
-    cdef Level* _levels
-    cdef int32_t _levels_cap, _levels_used, _free_level
-    cdef BookSide _sides[2]
-    cdef Slot* _table
-    cdef uint64_t _mask
-    cdef int _shift             # 64 - log2(table size)
-    cdef Trade* _trades
-    cdef Py_ssize_t _n_trades, _trades_cap
-    cdef StpCancel* _stp_cancels
-    cdef Py_ssize_t _n_stp, _stp_cap
-    cdef int64_t _seq
-    cdef int64_t _max_id        # largest id ever indexed: a larger one cannot be resting
-    cdef int64_t _total_bound[2]   # per side: no level's total has ever been larger
-    cdef int _stp
-
     def __cinit__(self, stp=STP.NONE):
         cdef int side
-        self._stp = _as_i64(stp, "stp")
-        if self._stp < STP_NONE or self._stp > STP_CANCEL_INCOMING:
+        cdef int64_t mode = _as_i64(stp, "stp")
+        if mode < STP.NONE or mode > STP.CANCEL_INCOMING:
             raise ValueError(f"stp={stp!r} is not one of {[m.name for m in STP]}")
+        self._stp = <int>mode
         self._orders = <Order*>_grow(NULL, _INITIAL_ORDERS, sizeof(Order))
         self._orders_cap = _INITIAL_ORDERS
         self._levels = <Level*>_grow(NULL, _INITIAL_LEVELS, sizeof(Level))
@@ -498,8 +372,9 @@ cdef class OrderBook:
         self._free_order = slot
         self._live -= 1
 
-    cdef inline int _record_trade(self, int64_t taker_id, int64_t taker_owner, int side, Order* maker,
-                           int64_t qty) except -1:
+    cdef inline int _record_trade(self, int64_t taker_id, int64_t taker_owner, int side,
+                                  Order* maker, int64_t qty, int64_t taker_leaves) except -1:
+        """Append a fill of ``qty`` against ``maker`` (not yet reduced by it)."""
         cdef Trade* t
         if self._n_trades == self._trades_cap:
             self._trades = <Trade*>_grow(self._trades, 2 * self._trades_cap, sizeof(Trade))
@@ -515,6 +390,8 @@ cdef class OrderBook:
         t.taker_side = side
         t.price = maker.price
         t.qty = qty
+        t.taker_leaves = taker_leaves
+        t.maker_leaves = maker.qty - qty
         return 0
 
     cdef int _record_stp_cancel(self, Order* o) except -1:
@@ -550,16 +427,16 @@ cdef class OrderBook:
             slot = level.head
             while slot != NIL and qty > 0:
                 maker = &self._orders[slot]
-                if self._stp != STP_NONE and maker.owner == owner:
-                    if self._stp == STP_CANCEL_INCOMING:
+                if self._stp != STP.NONE and maker.owner == owner:
+                    if self._stp == STP.CANCEL_INCOMING:
                         stopped[0] = True
                         return executed
                     self._record_stp_cancel(maker)
                 else:
                     fill = maker.qty if maker.qty < qty else qty
-                    self._record_trade(taker_id, owner, side, maker, fill)
                     qty -= fill
                     executed += fill
+                    self._record_trade(taker_id, owner, side, maker, fill, qty)
                     if fill < maker.qty:
                         maker.qty -= fill
                         level.total -= fill
@@ -579,7 +456,7 @@ cdef class OrderBook:
         cdef Level* level
         while i >= 0 and opp.refs[i].key >= limit_key:
             level = &self._levels[opp.refs[i].level]
-            if self._stp == STP_NONE:
+            if self._stp == STP.NONE:
                 if level.total >= needed:
                     return True
                 needed -= level.total
@@ -587,7 +464,7 @@ cdef class OrderBook:
                 slot = level.head
                 while slot != NIL:
                     if self._orders[slot].owner == owner:
-                        if self._stp == STP_CANCEL_INCOMING:
+                        if self._stp == STP.CANCEL_INCOMING:
                             return False
                     else:
                         if self._orders[slot].qty >= needed:
@@ -609,82 +486,91 @@ cdef class OrderBook:
         return (pos >= 0 and bs.refs[pos].key == key
                 and qty > INT64_MAX - self._levels[bs.refs[pos].level].total)
 
-    # ------------------------------------------------------------------ commands (C level)
+    # ------------------------------------------------------------------ the core of each command
+    # Each returns the executed quantity (the removed one for a cancel) or a negative Reject
+    # code, having changed nothing; ``leaves``/``removed`` are written only when the order rests
+    # or loses resting quantity, so callers pass them zeroed.
     cdef int64_t _new(self, int64_t order_id, int64_t side, int64_t price, int64_t qty,
-                      int64_t tif, int64_t owner) except ERROR:
+                      int64_t tif, int64_t owner, int64_t* leaves) except ERROR:
         cdef int64_t limit_key, executed
         cdef bint stopped = False
         cdef BookSide* opp
         if side != BUY and side != SELL:
-            return R_INVALID_SIDE
+            return Reject.INVALID_SIDE
         if qty <= 0:
-            return R_INVALID_QTY
+            return Reject.INVALID_QTY
         if price <= 0:
-            return R_INVALID_PRICE
+            return Reject.INVALID_PRICE
         if tif < GTC or tif > POST_ONLY:
-            return R_INVALID_TIF
+            return Reject.INVALID_TIF
         if order_id <= self._max_id and self._find(order_id) != NIL:
-            return R_DUPLICATE_ID
+            return Reject.DUPLICATE_ID
         if (qty > INT64_MAX - self._total_bound[side] and (tif == GTC or tif == POST_ONLY)
                 and self._level_would_overflow(<int>side, price, qty)):
-            return R_LEVEL_OVERFLOW
+            return Reject.LEVEL_OVERFLOW
         # opposite key >= limit_key <=> the opposite order's price is acceptable
         limit_key = -price if side == BUY else price
         if tif == POST_ONLY:
             opp = &self._sides[1 - side]
             if opp.n > 0 and opp.refs[opp.n - 1].key >= limit_key:
-                return R_POST_ONLY_WOULD_CROSS
+                return Reject.POST_ONLY_WOULD_CROSS
             self._rest(order_id, <int>side, price, qty, owner)
+            leaves[0] = qty
             return 0
         if tif == FOK and not self._can_fill(<int>side, limit_key, qty, owner):
-            return R_FOK_NOT_FILLED
+            return Reject.FOK_NOT_FILLED
         opp = &self._sides[1 - side]
         executed = 0
         if opp.n > 0 and opp.refs[opp.n - 1].key >= limit_key:   # most orders do not cross
             executed = self._match(order_id, <int>side, limit_key, qty, owner, &stopped)
         if tif == GTC and executed < qty and not stopped:
             self._rest(order_id, <int>side, price, qty - executed, owner)
+            leaves[0] = qty - executed
         return executed
 
     cdef int64_t _market(self, int64_t order_id, int64_t side, int64_t qty,
                          int64_t owner) except ERROR:
         cdef bint stopped = False
         if side != BUY and side != SELL:
-            return R_INVALID_SIDE
+            return Reject.INVALID_SIDE
         if qty <= 0:
-            return R_INVALID_QTY
+            return Reject.INVALID_QTY
         if order_id <= self._max_id and self._find(order_id) != NIL:
-            return R_DUPLICATE_ID
+            return Reject.DUPLICATE_ID
         return self._match(order_id, <int>side, INT64_MIN, qty, owner, &stopped)
 
     cdef inline int64_t _cancel(self, int64_t order_id) noexcept:
         cdef int32_t slot = self._find(order_id)
         cdef int64_t qty
         if slot == NIL:
-            return R_UNKNOWN_ID
+            return Reject.UNKNOWN_ID
         qty = self._orders[slot].qty
         self._remove(slot)
         return qty
 
-    cdef int64_t _modify(self, int64_t order_id, int64_t qty, int64_t price) except ERROR:
+    cdef int64_t _modify(self, int64_t order_id, int64_t qty, int64_t price, int64_t* leaves,
+                         int64_t* removed) except ERROR:
         """``price == 0`` keeps the price (docs/book.md, "Cancel and modify")."""
         cdef int32_t slot
         cdef Order* o
         cdef int64_t side, owner
         if qty < 0:
-            return R_INVALID_QTY
+            return Reject.INVALID_QTY
         if price < 0:
-            return R_INVALID_PRICE
+            return Reject.INVALID_PRICE
         slot = self._find(order_id)
         if slot == NIL:
-            return R_UNKNOWN_ID
+            return Reject.UNKNOWN_ID
         o = &self._orders[slot]
         if price == 0:
             price = o.price
         if qty == 0:
+            removed[0] = o.qty
             self._remove(slot)
             return 0
         if price == o.price and qty <= o.qty:
+            removed[0] = o.qty - qty
+            leaves[0] = qty
             self._levels[o.level].total -= o.qty - qty
             o.qty = qty
             return 0
@@ -693,23 +579,90 @@ cdef class OrderBook:
         # refuse before removing anything: re-entry must not fail halfway
         if price == o.price:
             if qty - o.qty > INT64_MAX - self._levels[o.level].total:
-                return R_LEVEL_OVERFLOW
+                return Reject.LEVEL_OVERFLOW
         elif (qty > INT64_MAX - self._total_bound[side]
               and self._level_would_overflow(<int>side, price, qty)):
-            return R_LEVEL_OVERFLOW
+            return Reject.LEVEL_OVERFLOW
+        removed[0] = o.qty
         self._remove(slot)
-        return self._new(order_id, side, price, qty, GTC, owner)
+        return self._new(order_id, side, price, qty, GTC, owner, leaves)
 
-    cdef inline int64_t _apply(self, const Message* m) except ERROR:
-        if m.action == A_NEW:
-            return self._new(m.order_id, m.side, m.price, m.qty, m.tif, m.owner)
-        if m.action == A_CANCEL:
+    cdef inline int64_t _apply(self, const Message* m, int64_t* leaves,
+                               int64_t* removed) except ERROR:
+        if m.action == Action.NEW:
+            return self._new(m.order_id, m.side, m.price, m.qty, m.tif, m.owner, leaves)
+        if m.action == Action.CANCEL:
             return self._cancel(m.order_id)
-        if m.action == A_MARKET:
+        if m.action == Action.MARKET:
             return self._market(m.order_id, m.side, m.qty, m.owner)
-        if m.action == A_MODIFY:
-            return self._modify(m.order_id, m.qty, m.price)
-        return R_INVALID_ACTION
+        if m.action == Action.MODIFY:
+            return self._modify(m.order_id, m.qty, m.price, leaves, removed)
+        return Reject.INVALID_ACTION
+
+    # ------------------------------------------------------------------ commands (the C API)
+    cdef int new_order(self, int64_t order_id, int64_t side, int64_t price, int64_t qty,
+                       int64_t tif, int64_t owner, Outcome* out) except -1:
+        """A limit order (``submit``): out.executed, out.leaves (what rests), out.code."""
+        out.leaves = 0
+        out.removed = 0
+        _settle(out, self._new(order_id, side, price, qty, tif, owner, &out.leaves))
+        return 0
+
+    cdef int market_order(self, int64_t order_id, int64_t side, int64_t qty, int64_t owner,
+                          Outcome* out) except -1:
+        """A market order (``market``): out.executed, out.code; it never rests."""
+        out.leaves = 0
+        out.removed = 0
+        _settle(out, self._market(order_id, side, qty, owner))
+        return 0
+
+    cdef int cancel_order(self, int64_t order_id, Outcome* out) noexcept:
+        """``cancel``: out.removed is the quantity the order had; UNKNOWN_ID if not resting."""
+        cdef int64_t result = self._cancel(order_id)
+        out.executed = 0
+        out.leaves = 0
+        out.removed = result if result > 0 else 0
+        out.code = result if result < 0 else 0
+        return 0
+
+    cdef int modify_order(self, int64_t order_id, int64_t qty, int64_t price,
+                          Outcome* out) except -1:
+        """``modify`` (``price`` 0 keeps the price): out.removed is what the order gave up (the
+        reduction in place, or all of it when it re-enters), out.executed and out.leaves
+        describe it after the call."""
+        out.leaves = 0
+        out.removed = 0
+        _settle(out, self._modify(order_id, qty, price, &out.leaves, &out.removed))
+        return 0
+
+    cdef int apply_message(self, const Message* message, Outcome* out) except -1:
+        """One message with ``process`` semantics."""
+        if message.action == Action.CANCEL:
+            return self.cancel_order(message.order_id, out)
+        out.leaves = 0
+        out.removed = 0
+        _settle(out, self._apply(message, &out.leaves, &out.removed))
+        return 0
+
+    cdef const Trade* trade_buffer(self) noexcept:
+        """The fills since the last clear, oldest first (``trade_count()`` of them)."""
+        return self._trades
+
+    cdef Py_ssize_t trade_count(self) noexcept:
+        return self._n_trades
+
+    cdef void clear_trades(self) noexcept:
+        self._n_trades = 0
+
+    cdef const StpCancel* stp_cancel_buffer(self) noexcept:
+        """Resting orders cancelled by STP since the last clear (``stp_cancel_count()``)."""
+        return self._stp_cancels
+
+    cdef Py_ssize_t stp_cancel_count(self) noexcept:
+        return self._n_stp
+
+    cdef void clear_stp_cancels(self) noexcept:
+        self._n_stp = 0
 
     # ------------------------------------------------------------------ Python API
     def submit(self, order_id, side, price, qty, tif=TIF.GTC, owner=0):
@@ -719,12 +672,13 @@ cdef class OrderBook:
         POST_ONLY that would cross do nothing and return 0. Raises ValueError on bad input,
         leaving the book unchanged. O(fills + log levels).
         """
+        cdef int64_t leaves = 0
         cdef int64_t result = self._new(_as_i64(order_id, "order_id"), _as_i64(side, "side"),
                                         _as_i64(price, "price"), _as_i64(qty, "qty"),
-                                        _as_i64(tif, "tif"), _as_i64(owner, "owner"))
+                                        _as_i64(tif, "tif"), _as_i64(owner, "owner"), &leaves)
         if result >= 0:
             return result
-        if result == R_FOK_NOT_FILLED or result == R_POST_ONLY_WOULD_CROSS:
+        if result == Reject.FOK_NOT_FILLED or result == Reject.POST_ONLY_WOULD_CROSS:
             return 0
         _raise_for(result, order_id=order_id, side=side, price=price, qty=qty, tif=tif)
 
@@ -753,16 +707,16 @@ cdef class OrderBook:
         re-enters the order at the back of the new price's queue, where it may trade. qty 0
         cancels. KeyError if not resting; ValueError for qty < 0 or price <= 0.
         """
-        cdef int64_t new_price = 0
+        cdef int64_t new_price = 0, leaves = 0, removed = 0
         if price is not None:
             new_price = _as_i64(price, "price")
             if new_price <= 0:
                 raise ValueError(f"price={price!r} must be positive")
         cdef int64_t result = self._modify(_as_i64(order_id, "order_id"), _as_i64(qty, "qty"),
-                                           new_price)
+                                           new_price, &leaves, &removed)
         if result >= 0:
             return result
-        if result == R_INVALID_QTY:
+        if result == Reject.INVALID_QTY:
             raise ValueError(f"qty={qty!r} must be >= 0 (0 cancels)")
         _raise_for(result, order_id=order_id, qty=qty, price=price)
 
@@ -781,13 +735,38 @@ cdef class OrderBook:
             raise TypeError(f"messages must be one-dimensional, got shape {messages.shape}")
         cdef const Message[::1] batch = np.ascontiguousarray(messages)
         cdef Py_ssize_t i, n = batch.shape[0]
+        cdef int64_t leaves, removed    # what process() does not report
         results = np.empty(n, dtype=np.int64)
         cdef int64_t[::1] out = results
         for i in range(n):
             if i + _PREFETCH_AHEAD < n:   # the id lookup is the likeliest cache miss: start it early
                 __builtin_prefetch(&self._table[self._home(batch[i + _PREFETCH_AHEAD].order_id)])
-            out[i] = self._apply(&batch[i])
+            out[i] = self._apply(&batch[i], &leaves, &removed)
         return results
+
+    def apply(self, action, order_id, side=0, price=0, qty=0, tif=0, owner=0):
+        """Apply one message with ``process`` semantics; return ``(executed, leaves, removed,
+        code)`` without raising for a refusal.
+
+        ``code`` is 0 or the negative ``Reject`` code of a refused message, which changed
+        nothing (the other three are then 0). ``executed``: lots the order traded now as taker;
+        ``leaves``: lots of it resting after the call; ``removed``: lots of its resting quantity
+        taken off untraded (CANCEL: all it had, which is ``process``'s result for a cancel;
+        MODIFY: the reduction in place, or the whole old order when it re-enters). Fields a
+        message's action does not use are ignored, as in ``process``. ValueError, with nothing
+        changed, for an argument that is not an int64 integer. O(fills + log levels).
+        """
+        cdef Message m
+        cdef Outcome out
+        m.action = _as_i64(action, "action")
+        m.order_id = _as_i64(order_id, "order_id")
+        m.side = _as_i64(side, "side")
+        m.price = _as_i64(price, "price")
+        m.qty = _as_i64(qty, "qty")
+        m.tif = _as_i64(tif, "tif")
+        m.owner = _as_i64(owner, "owner")
+        self.apply_message(&m, &out)
+        return (out.executed, out.leaves, out.removed, out.code)
 
     def drain_trades(self):
         """The trades since the last drain, as a TRADE_DTYPE array in execution order."""
@@ -910,18 +889,18 @@ cdef class OrderBook:
 
 
 _REASONS = {
-    R_INVALID_SIDE: ("side", "must be 0 (BUY) or 1 (SELL)"),
-    R_INVALID_QTY: ("qty", "must be positive"),
-    R_INVALID_PRICE: ("price", "must be positive"),
-    R_INVALID_TIF: ("tif", "must be one of GTC=0, IOC=1, FOK=2, POST_ONLY=3"),
-    R_DUPLICATE_ID: ("order_id", "is already resting in the book"),
-    R_LEVEL_OVERFLOW: ("qty", "would take its price level's total quantity past int64"),
+    Reject.INVALID_SIDE: ("side", "must be 0 (BUY) or 1 (SELL)"),
+    Reject.INVALID_QTY: ("qty", "must be positive"),
+    Reject.INVALID_PRICE: ("price", "must be positive"),
+    Reject.INVALID_TIF: ("tif", "must be one of GTC=0, IOC=1, FOK=2, POST_ONLY=3"),
+    Reject.DUPLICATE_ID: ("order_id", "is already resting in the book"),
+    Reject.LEVEL_OVERFLOW: ("qty", "would take its price level's total quantity past int64"),
 }
 
 
 def _raise_for(int64_t code, **fields):
     """Turn a Reject code from the core into the single-call exception."""
-    if code == R_UNKNOWN_ID:
+    if code == Reject.UNKNOWN_ID:
         raise KeyError(f"order_id={fields['order_id']!r} is not resting in the book")
     field, reason = _REASONS[code]
     raise ValueError(f"{field}={fields[field]!r} {reason}")
