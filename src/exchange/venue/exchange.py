@@ -38,11 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from exchange._book import STP, TIF, Side
+from exchange._book import STP, TIF, Action, Side
 from exchange.reference.calendar import Calendar
 from exchange.reference.fees import FeeSchedule, default_fee_schedule
 from exchange.reference.instruments import InstrumentSet, checked_int, default_instruments
-from exchange.venue import _bookcompat as compat
 from exchange.venue.capture import FixingConfig, OfficialRates, SessionStat, TradeCapture
 from exchange.venue.codes import FROM_BOOK, NotOrderOwner, OrderRejected, RejectReason
 from exchange.venue.daycycle import DayCycle, DayEnd, ExpiredOrder
@@ -60,7 +59,7 @@ __all__ = ["Exchange", "OrderResult", "ExpiredOrder", "DayEnd", "BookView"]
 
 log = logging.getLogger("exchange")
 
-_NEW_ORDER, _MARKET_ORDER, _MODIFY = 0, 2, 3
+_NEW_ORDER, _MARKET_ORDER, _MODIFY = int(Action.NEW), int(Action.MARKET), int(Action.MODIFY)
 _FILLED, _PARTIAL = OrdStatus.FILLED, OrdStatus.PARTIALLY_FILLED
 _NEW, _CANCELED = OrdStatus.NEW, OrdStatus.CANCELED
 
@@ -98,6 +97,7 @@ class Exchange:
         self._entry = OrderEntry(self._members, self._markets, self._orders,
                                  self._cycle.refuse_closed)
         self._reporter = Reporter(self._orders, self.now)
+        self._bus, self._market_of = self._reporter.bus, self._orders.market_of  # hot path
         self._ledger = ledger
         self._risk: PreTradeRisk | None = None
         self._checked: set[int] = set()  # members whose every order risk checks
@@ -267,21 +267,22 @@ class Exchange:
         try:
             m, market, side, px, q, tif = self._entry.limit(member, instrument, side, price, qty,
                                                             tif, price_ticks, lots)
-            oid = self._orders.next_id
+            oid = len(self._market_of)
             checked = market.prefunded or m.id in self._checked
             if checked:
                 self._hold(oid, m.id, market, side, px, q)
-            done, leaves, code = compat.apply(market.book, _NEW_ORDER, oid, side, px, q, tif,
-                                              m.id)
+            done, leaves, _, code = market.book.apply(_NEW_ORDER, oid, side, px, q, tif, m.id)
             if code:
                 self._book_refused(oid, checked, code, market, side, px, q)
         except OrderRejected as exc:
             self._reporter.refused(exc, member, instrument, side, price_ticks, client_order_id)
             raise
-        self._orders.accept(market.index, client_order_id)
+        self._market_of.append(market.index)  # the order id is taken: the order was accepted
         if px > market.max_px:
             market.max_px = px
-        if done or client_order_id is not None or self._reporter.active or self._stp_resting:
+        if client_order_id is not None:
+            self._orders.client_ids[oid] = client_order_id
+        if done or client_order_id is not None or self._bus.active or self._stp_resting:
             return self._post_trade(market, oid, m.id, side, px, q, done, leaves, False)
         if checked and not leaves:  # an IOC that found nothing: its hold ends with it
             self.risk.finish(oid, 0)
@@ -303,7 +304,7 @@ class Exchange:
         except OrderRejected as exc:
             self._reporter.refused(exc, member, instrument, side, 0, client_order_id)
             raise
-        done, leaves, _ = compat.apply(market.book, _MARKET_ORDER, oid, side, 0, q, 0, m.id)
+        done, leaves, _, _ = market.book.apply(_MARKET_ORDER, oid, side, 0, q, 0, m.id)
         self._orders.accept(market.index, client_order_id)
         return self._post_trade(market, oid, m.id, side, 0, q, done, leaves, False)
 
@@ -345,8 +346,8 @@ class Exchange:
             px, q = self._entry.new_terms(market, side, old_px, qty, price, lots, price_ticks)
             before = self._rehold(oid, market, side, px, q) if q else None
             if q:
-                done, leaves, code = compat.apply(market.book, _MODIFY, oid, 0,
-                                                  0 if px == old_px else px, q)
+                done, leaves, _, code = market.book.apply(_MODIFY, oid, 0,
+                                                          0 if px == old_px else px, q)
                 if code:
                     if self._risk is not None:
                         self._risk.restore(oid, before)
@@ -399,7 +400,7 @@ class Exchange:
             fills = market.book.drain_trades()
             count = len(fills)
             first = self.capture.add(fills, market.terms, self.now())
-            rows = compat.rows(market.book, fills, q)
+            rows = fills.tolist()
         stp = market.drain_stp_cancels() if self._stp_resting else []
         cum = before + done
         if leaves:

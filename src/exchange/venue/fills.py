@@ -3,12 +3,14 @@ positions of its fields. The row carries both sides' remaining quantity (``taker
 ``maker_leaves``), so no stage asks the book again who is done."""
 from __future__ import annotations
 
-from exchange.venue._bookcompat import FILL_FIELDS  # (temporary: the book's TRADE_DTYPE names)
+from exchange._book import TRADE_DTYPE
+
+_FIELDS = {name: i for i, name in enumerate(TRADE_DTYPE.names)}
 
 __all__ = ["TAKER_ID", "MAKER_ID", "TAKER_OWNER", "MAKER_OWNER", "TAKER_SIDE", "PRICE", "QTY",
            "TAKER_LEAVES", "MAKER_LEAVES"]
 
-TAKER_ID, MAKER_ID = FILL_FIELDS["taker_id"], FILL_FIELDS["maker_id"]
-TAKER_OWNER, MAKER_OWNER = FILL_FIELDS["taker_owner"], FILL_FIELDS["maker_owner"]
-TAKER_SIDE, PRICE, QTY = FILL_FIELDS["taker_side"], FILL_FIELDS["price"], FILL_FIELDS["qty"]
-TAKER_LEAVES, MAKER_LEAVES = FILL_FIELDS["taker_leaves"], FILL_FIELDS["maker_leaves"]
+TAKER_ID, MAKER_ID = _FIELDS["taker_id"], _FIELDS["maker_id"]
+TAKER_OWNER, MAKER_OWNER = _FIELDS["taker_owner"], _FIELDS["maker_owner"]
+TAKER_SIDE, PRICE, QTY = _FIELDS["taker_side"], _FIELDS["price"], _FIELDS["qty"]
+TAKER_LEAVES, MAKER_LEAVES = _FIELDS["taker_leaves"], _FIELDS["maker_leaves"]
