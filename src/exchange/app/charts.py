@@ -32,6 +32,8 @@ from exchange.records import SESSION_NAMES  # noqa: E402
 
 from exchange.sim.day import DayResult  # noqa: E402
 
+from .summary import hhmm  # noqa: E402
+
 __all__ = ["price_chart", "depth_chart", "volume_chart", "positions_chart", "settlement_chart",
            "png", "all_charts"]
 
@@ -52,8 +54,8 @@ def png(fig: Figure, dpi: int = 110) -> bytes:
 
 
 def _clock(seconds: float, _pos: object = None) -> str:
-    whole = int(round(seconds))
-    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}"
+    """Axis label of a time of day (matplotlib's formatter signature)."""
+    return hhmm(seconds)
 
 
 def _usd_spot(result: DayResult) -> list[str]:

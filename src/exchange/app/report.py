@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import charts, summary
+from .paths import OUTPUT_FILES
 from exchange.sim.day import DayResult
 from .summary import Table
 
@@ -28,8 +29,7 @@ def write_outputs(result: DayResult, out: str | os.PathLike) -> dict[str, Path]:
     """Write every file into ``out`` (created if missing); returns name -> path."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {name: folder / name for name in ("trades.parquet", "obligations.parquet",
-                                              "settlement.parquet", "report.html")}
+    paths = {name: folder / name for name in OUTPUT_FILES}
     pq.write_table(result.exchange.trades_table(), paths["trades.parquet"])
     pq.write_table(_obligations_table(result), paths["obligations.parquet"])
     pq.write_table(_settlement_table(result), paths["settlement.parquet"])
