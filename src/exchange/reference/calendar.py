@@ -29,7 +29,7 @@ from typing import Callable
 
 import holidays
 
-from exchange.reference.instruments import Asset, Instrument
+from exchange.reference.instruments import Asset, Instrument, checked_int
 
 __all__ = ["Calendar", "CalendarError", "NonBusinessDayError", "HOME_REGION"]
 
@@ -183,15 +183,13 @@ class Calendar:
         """The ``n``-th business day for all ``assets`` strictly after ``day`` (``n >= 0``).
 
         ``n == 0`` gives ``day`` itself if it is a business day, else the next one (the
-        "following" convention). ``day`` need not be a business day. Raises ValueError for a
-        negative ``n``, CalendarError if no business day occurs within 60 days. O(n + run of
+        "following" convention). ``day`` need not be a business day; ``n`` may be a numpy
+        integer. Raises TypeError for a bool or non-integer ``n``, CalendarError (a
+        ValueError) for a negative one or if no business day occurs within 60 days. O(n + run of
         closed days).
         """
         _check_date(day, "day")
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"n: expected an int, got {type(n).__name__} {n!r}")
-        if n < 0:
-            raise ValueError(f"n: {n} is negative; only forward counting is supported")
+        n = checked_int(n, "n", 0, CalendarError)
         regions = self._regions(assets)
         if n == 0 and self._closed_region(day, regions) is None:
             return day

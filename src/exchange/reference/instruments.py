@@ -7,8 +7,9 @@ become integers and back, and it never rounds: a value that is not exactly on th
 :class:`InstrumentValueError`.
 
 Accepted inputs for decimal values (prices, quantities, tick and lot sizes): ``Decimal``,
-``int`` and ``str``. ``float`` (and ``bool``) is refused with ``TypeError``: a binary float such
-as ``0.1`` has no exact decimal value, and guessing would silently move money.
+``int`` (numpy integers too) and plain decimal ``str`` (``"512.35"``; no spaces, underscores,
+exponents, NaN or infinity). ``float`` (and ``bool``) is refused with ``TypeError``: a binary
+float such as ``0.1`` has no exact decimal value, and guessing would silently move money.
 
 Units:
 
@@ -33,7 +34,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
 from fractions import Fraction
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Union
 
 from exchange.records import GROSS, NET
 
@@ -90,27 +91,39 @@ class DuplicateInstrumentError(InstrumentError):
     """An instrument symbol (or asset code with another definition) is already in the set."""
 
 
+#: A plain decimal: an optional sign, ASCII digits, optionally a point and more digits. No
+#: spaces, underscores, exponents, NaN or infinity: a price typed by a person or a file must
+#: mean exactly what it shows.
+_PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+
+
 def to_decimal(value: DecimalLike, what: str) -> Decimal:
     """``value`` as a finite ``Decimal``; ``what`` names the field in error messages.
 
-    Raises ``TypeError`` for float, bool and other types, ``ValueError`` for text that is not a
-    number and for NaN or infinity. O(len(value)).
+    Accepts a ``Decimal``, an integer (numpy integers included) or a *plain* decimal string
+    such as ``"512.35"`` or ``"-10"``. Raises ``TypeError`` for float, bool and other types,
+    ``ValueError`` for any other text (``"5_00"``, ``" 500 "``, ``"1e3"``, ``"nan"``) and for
+    a NaN or infinite Decimal. O(len(value)).
     """
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
+    if isinstance(value, str):
+        if not _PLAIN_DECIMAL.fullmatch(value):
+            raise ValueError(f"{what}: {value!r} is not a plain decimal number (digits with "
+                             f"an optional sign and decimal point, e.g. '512.35')")
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{what}: {value!r} is not a finite number")
+        return value
+    if isinstance(value, (bool, float)) or not hasattr(value, "__index__"):
         hint = " (floats are refused: pass a str or Decimal)" if isinstance(value, float) else ""
         raise TypeError(f"{what}: expected Decimal, int or str, got {type(value).__name__} "
                         f"{value!r}{hint}")
-    try:
-        result = value if isinstance(value, Decimal) else Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"{what}: {value!r} is not a decimal number") from None
-    if not result.is_finite():
-        raise ValueError(f"{what}: {value!r} is not a finite number")
-    return result
+    return Decimal(operator.index(value))
 
 
-def checked_int(value: int, what: str, low: int, error: type[ValueError]) -> int:
-    """``value`` as a Python int in ``low..MAX_INT64`` (numpy integers accepted, bool and
+def checked_int(value: int, what: str, low: int, error: type[ValueError],
+                high: int = MAX_INT64) -> int:
+    """``value`` as a Python int in ``low..high`` (numpy integers accepted, bool and
     non-integers refused with TypeError; out of range raises ``error``)."""
     if isinstance(value, bool):
         raise TypeError(f"{what}: expected an integer, got bool {value!r}")
@@ -119,9 +132,19 @@ def checked_int(value: int, what: str, low: int, error: type[ValueError]) -> int
     except TypeError:
         raise TypeError(f"{what}: expected an integer, got {type(value).__name__} "
                         f"{value!r}") from None
-    if not low <= result <= MAX_INT64:
-        raise error(f"{what}: {result} is not in {low}..{MAX_INT64}")
+    if not low <= result <= high:
+        raise error(f"{what}: {result} is not in {low}..{high}")
     return result
+
+
+def _definition_int(value: Any, what: str, low: int, high: int) -> int:
+    """:func:`checked_int` for a field of a definition: every failure is an
+    InstrumentDefinitionError naming the field and value (``"S: tenor True ..."``)."""
+    try:
+        return checked_int(value, what, low, InstrumentDefinitionError, high)
+    except (TypeError, InstrumentDefinitionError):
+        raise InstrumentDefinitionError(f"{what} {value!r} is not an int in {low}..{high}") \
+            from None
 
 
 def _positive_int(value: int, what: str) -> int:
@@ -155,10 +178,8 @@ class Asset:
                 or len(self.code) > _MAX_ASSET_LEN:
             raise InstrumentDefinitionError(
                 f"asset code {self.code!r}: need 1..{_MAX_ASSET_LEN} characters of A-Z, 0-9, _")
-        if isinstance(self.decimals, bool) or not isinstance(self.decimals, int) \
-                or not 0 <= self.decimals <= 8:
-            raise InstrumentDefinitionError(
-                f"asset {self.code}: decimals {self.decimals!r} is not an int in 0..8")
+        object.__setattr__(self, "decimals", _definition_int(
+            self.decimals, f"asset {self.code}: decimals", 0, 8))
         if not isinstance(self.region, str) or not self.region:
             raise InstrumentDefinitionError(f"asset {self.code}: region {self.region!r} is empty")
 
@@ -326,18 +347,11 @@ class Instrument:
                 f"{self.symbol}: only swaps have an underlying, got {self.underlying.symbol}")
 
     def _check_tenors(self) -> None:
-        def bad(value: object, top: int, low: int = 0) -> bool:
-            return isinstance(value, bool) or not isinstance(value, int) or \
-                not low <= value <= top
-
-        if bad(self.tenor, MAX_TENOR):
-            raise InstrumentDefinitionError(
-                f"{self.symbol}: tenor {self.tenor!r} is not an int in 0..{MAX_TENOR}")
+        set_ = object.__setattr__  # frozen: store the checked Python ints
+        set_(self, "tenor", _definition_int(self.tenor, f"{self.symbol}: tenor", 0, MAX_TENOR))
         if self.kind is Kind.FX_SWAP:
-            if bad(self.far_tenor, MAX_FAR_TENOR, self.tenor + 1):
-                raise InstrumentDefinitionError(
-                    f"{self.symbol}: far_tenor {self.far_tenor!r} is not an int in "
-                    f"{self.tenor + 1}..{MAX_FAR_TENOR}")
+            set_(self, "far_tenor", _definition_int(self.far_tenor, f"{self.symbol}: far_tenor",
+                                                    self.tenor + 1, MAX_FAR_TENOR))
         elif self.far_tenor is not None:
             raise InstrumentDefinitionError(
                 f"{self.symbol}: only swaps have a far_tenor, got {self.far_tenor!r}")
