@@ -64,7 +64,7 @@ def day_summary(result: DayResult, files: Mapping[str, Path],
     for run in result.sessions:
         for reason, count in run.refusals.items():
             refusals[reason.value] = refusals.get(reason.value, 0) + count
-    ids = sorted({m for m in net_totals(result)} | {spec.id for spec in scenario.members})
+    ids = sorted(set(net_totals(result)) | {spec.id for spec in scenario.members})
     return {
         "schema": SCHEMA,
         "trade_date": result.date.isoformat(),

@@ -1,12 +1,12 @@
 """Fitting a :class:`~exchange.app.summary.Table` into a terminal width without splitting a number.
 
 A table too wide for the terminal is shown the way pandas shows a wide frame: as several
-*blocks* of columns, one under the other, each repeating the table's key columns (``Table.keys``:
-the leading columns that name a row, such as session and instrument). Within a block, numeric
-columns are as wide as their widest cell (a cell is one number with its unit, never wrapped);
-text columns and headers wrap between words only, so every block gets at least its longest word per text column. Nothing here
-draws: :func:`blocks` returns, per block, the column indices and their content widths, and
-:mod:`exchange.app.console` renders them.
+*blocks* of columns, one under the other, each repeating the table's key columns
+(``Table.keys``: the leading columns that name a row, such as session and instrument). Within a
+block, numeric columns are as wide as their widest cell (a cell is one number with its unit,
+never wrapped); text columns and headers wrap between words only, so each text column gets at
+least its longest word. Nothing here draws: :func:`blocks` returns, per block, the column
+indices and their content widths, and :mod:`exchange.app.console` renders them.
 
 Widths count characters (the report's cells are ASCII). The frame costs :data:`GAP` characters
 between two columns (a space of padding either side and a separator), nothing at the edges.

@@ -12,14 +12,16 @@ from __future__ import annotations
 import base64
 import html
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from exchange.sim.day import DayResult
+
 from . import charts, summary
 from .paths import OUTPUT_FILES
-from exchange.sim.day import DayResult
 from .summary import Table
 
 __all__ = ["write_outputs", "render_html", "book_at_close"]
@@ -154,8 +156,8 @@ def _kpis(result: DayResult) -> str:
         f'<div class="l">{html.escape(label)}</div></div>' for v, label, bad in items) + "</div>"
 
 
-def _section(title: str, chart: str | None, side: list[Table], below: list[Table] = (),
-             folded: list[Table] = ()) -> str:
+def _section(title: str, chart: str | None, side: Sequence[Table],
+             below: Sequence[Table] = (), folded: Sequence[Table] = ()) -> str:
     parts = [f"<section><h2>{html.escape(title)}</h2>"]
     if chart is not None and side:
         parts.append(f'<div class="row"><div class="chart">{chart}</div>'

@@ -17,10 +17,10 @@ import numpy as np
 
 from exchange.sim.day import DayResult, SettlementDay
 
-__all__ = ["Table", "all_tables", "kzt_turnover", "members", "money", "net_totals",
-           "obligations", "obligations_by_date", "official_rates", "outstanding", "overview",
-           "hhmm", "per_second", "refusals", "RunFacts", "run_facts", "session_runs", "session_stats", "settlement",
-           "usd_sessions"]
+__all__ = ["RunFacts", "Table", "all_tables", "hhmm", "kzt_turnover", "members", "money",
+           "net_totals", "obligations", "obligations_by_date", "official_rates", "outstanding",
+           "overview", "per_second", "refusals", "run_facts", "session_runs", "session_stats",
+           "settlement", "usd_sessions"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def session_runs(result: DayResult) -> Table:
 
 def hhmm(seconds: float) -> str:
     """Seconds since midnight as ``HH:MM``."""
-    whole = int(round(seconds))
+    whole = round(seconds)
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}"
 
 

@@ -34,7 +34,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
 from fractions import Fraction
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple
 
 from exchange.records import GROSS, NET
 
@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 #: Decimal-valued inputs accepted at the edge.
-DecimalLike = Union[Decimal, int, str]
+DecimalLike = Decimal | int | str
 
 #: Largest value an int64 field (book price, lots, record amounts) can hold.
 MAX_INT64 = 2**63 - 1
@@ -570,14 +570,14 @@ def default_instruments() -> InstrumentSet:
     for base, quote, tick, lot, has_swaps in _FX_PAIRS:
         pair = base.code + quote.code
         for suffix, tenor in _SPOT_TENORS:
-            result.add(Instrument(f"{pair}_{suffix}", Kind.FX_SPOT, base, quote, tick, lot,
-                                  tenor=tenor))
+            result.add(Instrument(f"{pair}_{suffix}", Kind.FX_SPOT, base, quote, Decimal(tick),
+                                  Decimal(lot), tenor=tenor))
         if has_swaps:
             for suffix, near, far in _SWAPS:
-                result.add(Instrument(f"{pair}_{suffix}", Kind.FX_SWAP, base, quote, tick, lot,
-                                      tenor=near, far_tenor=far,
+                result.add(Instrument(f"{pair}_{suffix}", Kind.FX_SWAP, base, quote,
+                                      Decimal(tick), Decimal(lot), tenor=near, far_tenor=far,
                                       underlying=result[f"{pair}_TOD"]))
     for code, kind in _SECURITIES:
         result.add(Instrument(code, kind, Asset(code, 0, "KZ", is_currency=False), KZT,
-                              "0.01", "1"))
+                              Decimal("0.01"), Decimal(1)))
     return result
