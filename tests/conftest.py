@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import pytest
 from hypothesis import settings
+
 from model import ModelBook
 
 #: The kind of each test file's tests: unit (one module or class, in process) or integration

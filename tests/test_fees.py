@@ -38,7 +38,7 @@ def oracle(amount: int, bp: Decimal, minimum: int) -> int:
 
 def schedule(taker="1", maker=None, minimum=0, kind=Kind.FX_SPOT):
     codes = ("KZT", "USD", "EUR", "RUB")
-    return FeeSchedule({kind: FeeRule(taker, maker, {c: minimum for c in codes})})
+    return FeeSchedule({kind: FeeRule(taker, maker, dict.fromkeys(codes, minimum))})
 
 
 bps = st.decimals(min_value=0, max_value=MAX_BP, places=4, allow_nan=False,

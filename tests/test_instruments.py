@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from exchange.records import GROSS, NET
 from exchange.reference.instruments import (
     EUR,
     KZT,
@@ -27,7 +28,6 @@ from exchange.reference.instruments import (
     default_instruments,
     to_decimal,
 )
-from exchange.records import GROSS, NET
 
 INSTRUMENTS = default_instruments()
 ALL = list(INSTRUMENTS.values())

@@ -17,8 +17,8 @@ import pytest
 from rich.console import Console
 
 from exchange.app import summary
-from exchange.app.console import print_table
-from exchange.app.layout import blocks, block_width
+from exchange.app.console import ProgressBars, ProgressLines, print_table, progress_for
+from exchange.app.layout import block_width, blocks
 from exchange.app.summary import Table
 from exchange.sim import default_scenario, run_day
 
@@ -156,3 +156,28 @@ def test_json_prints_one_machine_readable_summary(tmp_path):
         "2026-11-30"
     assert set(data["seconds"]) == {"trading", "netting", "settlement", "total"}
     assert set(data["member_names"]) >= {str(m) for m in range(1, 10)}
+
+
+def test_in_a_terminal_the_bars_end_before_the_steps_after_trading():
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with progress_for(console) as bars:
+        assert isinstance(bars, ProgressBars)
+        bars.update("morning", 10, 10)
+        bars.phase("end of day: official rates")
+    text = console.file.getvalue()
+    assert 0 <= text.rindex("morning session") < text.index("end of day: official rates")
+
+
+def test_piped_progress_is_one_line_per_session_in_order():
+    console = Console(file=io.StringIO(), width=80)
+    with progress_for(console) as lines:
+        assert isinstance(lines, ProgressLines)
+        for session in ("morning", "day"):
+            for done in (256, 512, 600):
+                lines.update(session, done, 600)
+        lines.update("evening", 300, 600)  # stopped early (idle agents): reported at the next step
+        lines.phase("end of day: official rates")
+    out = console.file.getvalue().splitlines()
+    assert [line.split(",")[0] for line in out] == [
+        "morning session: 600 order messages", "day session: 600 order messages",
+        "evening session: 300 order messages", "end of day: official rates"]

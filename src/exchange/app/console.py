@@ -80,8 +80,10 @@ class ProgressBars:
         self._progress.update(task, completed=done)
 
     def phase(self, text: str) -> None:
-        """A step after trading (netting, a settlement date)."""
-        self._progress.console.print(f"[dim]{text}[/dim]")
+        """A step after trading (netting, a settlement date): the bars stop at their final
+        state first, so the steps print below them, in the order they happen."""
+        self._progress.stop()
+        self.console.print(f"[dim]{text}[/dim]")
 
 
 class ProgressLines:
