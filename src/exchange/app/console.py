@@ -145,7 +145,7 @@ def print_table(console: Console, table: Table) -> None:
         title = table.title if number == 0 else f"{table.title} (continued)"
         out = RichTable(title=title, title_justify="left", title_style="bold",
                         header_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
-                        pad_edge=False, show_header=show_header)
+                        pad_edge=True, show_header=show_header)  # layout.EDGE counts the pads
         for column, width in zip(part.columns, part.widths):
             numeric = table.numeric[column]
             # width >= every numeric cell, so a number never wraps; headers wrap at spaces

@@ -9,8 +9,8 @@ least its longest word. Nothing here draws: :func:`blocks` returns, per block, t
 indices and their content widths, and :mod:`exchange.app.console` renders them.
 
 Widths count characters (the report's cells are ASCII). The frame costs :data:`GAP` characters
-between two columns (a space of padding either side and a separator), nothing at the edges.
-O(columns x rows) per table.
+between two columns (a space of padding either side and a separator) and :data:`EDGE` at the
+two edges (a space of padding each). O(columns x rows) per table.
 """
 from __future__ import annotations
 
@@ -18,10 +18,13 @@ from dataclasses import dataclass
 
 from .summary import Table
 
-__all__ = ["GAP", "Block", "blocks", "block_width"]
+__all__ = ["EDGE", "GAP", "Block", "blocks", "block_width"]
 
 #: Characters between two adjacent columns: padding, separator, padding.
 GAP = 3
+#: Characters at the two edges together: a space of padding each. (rich 13.0 counts them even
+#: with ``pad_edge=False``, so the renderer keeps them: the same frame on every rich version.)
+EDGE = 2
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class Block:
 
 def block_width(widths: list[int]) -> int:
     """Characters a block with these content widths takes on screen."""
-    return sum(widths) + GAP * (len(widths) - 1)
+    return sum(widths) + GAP * (len(widths) - 1) + EDGE
 
 
 def _longest_word(text: str) -> int:

@@ -36,6 +36,8 @@ from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
 from fractions import Fraction
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from exchange.records import GROSS, NET
 
 __all__ = [
@@ -97,6 +99,11 @@ class DuplicateInstrumentError(InstrumentError):
 _PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 
 
+def _is_bool(value: object) -> bool:
+    """True for a Python or numpy bool (numpy < 2 lets ``np.bool_`` pass as an integer)."""
+    return isinstance(value, (bool, np.bool_))
+
+
 def to_decimal(value: DecimalLike, what: str) -> Decimal:
     """``value`` as a finite ``Decimal``; ``what`` names the field in error messages.
 
@@ -114,7 +121,7 @@ def to_decimal(value: DecimalLike, what: str) -> Decimal:
         if not value.is_finite():
             raise ValueError(f"{what}: {value!r} is not a finite number")
         return value
-    if isinstance(value, (bool, float)) or not hasattr(value, "__index__"):
+    if _is_bool(value) or isinstance(value, float) or not hasattr(value, "__index__"):
         hint = " (floats are refused: pass a str or Decimal)" if isinstance(value, float) else ""
         raise TypeError(f"{what}: expected Decimal, int or str, got {type(value).__name__} "
                         f"{value!r}{hint}")
@@ -125,7 +132,7 @@ def checked_int(value: int, what: str, low: int, error: type[ValueError],
                 high: int = MAX_INT64) -> int:
     """``value`` as a Python int in ``low..high`` (numpy integers accepted, bool and
     non-integers refused with TypeError; out of range raises ``error``)."""
-    if isinstance(value, bool):
+    if _is_bool(value):
         raise TypeError(f"{what}: expected an integer, got bool {value!r}")
     try:
         result = operator.index(value)
@@ -203,7 +210,7 @@ class Asset:
 
     def from_minor(self, minor: int) -> Decimal:
         """``minor`` minor units as a Decimal in whole units, exact. O(1)."""
-        if isinstance(minor, bool):
+        if _is_bool(minor):
             raise TypeError(f"{self.code} minor units: expected an integer, got bool")
         return Decimal(operator.index(minor)).scaleb(-self.decimals, context=_EXACT)
 
