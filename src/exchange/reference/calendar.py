@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 import holidays
 
-from exchange.reference.instruments import Asset, Instrument, checked_int
+from exchange.reference.instruments import Asset, Instrument
+from exchange.reference.numbers import checked_int
 
 __all__ = ["Calendar", "CalendarError", "NonBusinessDayError", "HOME_REGION"]
 
