@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import holidays
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -102,10 +103,24 @@ def test_add_business_days_counts_only_business_days(day, n, assets):
         assert result > day and open_days_between(day, result, assets) == n
 
 
-@pytest.mark.parametrize("n, error", [(-1, ValueError), (1.0, TypeError), (True, TypeError)])
+@pytest.mark.parametrize("n, error", [(-1, CalendarError), (1.0, TypeError), (True, TypeError),
+                                      (np.True_, TypeError), ("1", TypeError)])
 def test_add_business_days_bad_n(n, error):
     with pytest.raises(error, match="n: "):
         CAL.add_business_days(D(2025, 3, 3), n, (KZT,))
+
+
+def test_add_business_days_takes_numpy_integers():
+    assert CAL.add_business_days(D(2025, 3, 3), np.int64(2), (KZT,)) == \
+        CAL.add_business_days(D(2025, 3, 3), 2, (KZT,)) == D(2025, 3, 5)
+
+
+def test_holidays_of_the_declared_minimum_version():
+    # holidays < 0.104 still closed Monday 31 August 2026 (Constitution Day) in KZ
+    assert CAL.is_business_day(D(2026, 8, 31), (KZT,))
+    # holidays >= 0.109 has the Fed's calendar: Columbus Day closes USD settlement
+    assert not CAL.is_business_day(D(2026, 10, 12), (USD,))
+    assert CAL.is_business_day(D(2026, 10, 12), (KZT,))
 
 
 # -- settlement -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -37,7 +38,7 @@ def oracle(amount: int, bp: Decimal, minimum: int) -> int:
 
 def schedule(taker="1", maker=None, minimum=0, kind=Kind.FX_SPOT):
     codes = ("KZT", "USD", "EUR", "RUB")
-    return FeeSchedule({kind: FeeRule(taker, maker, {c: minimum for c in codes})})
+    return FeeSchedule({kind: FeeRule(taker, maker, dict.fromkeys(codes, minimum))})
 
 
 bps = st.decimals(min_value=0, max_value=MAX_BP, places=4, allow_nan=False,
@@ -161,3 +162,23 @@ def test_bad_schedule_refused():
         FeeSchedule({"FX_SPOT": FeeRule("1")})
     with pytest.raises(TypeError, match="FeeRule"):
         FeeSchedule({Kind.FX_SPOT: "1bp"})
+
+
+@pytest.mark.parametrize("kwargs, error, fragment", [
+    (dict(taker_bp="0_5"), FeeError, "taker_bp: '0_5' is not a plain decimal"),
+    (dict(taker_bp=" 1"), FeeError, "taker_bp"),
+    (dict(taker_bp="1e1"), FeeError, "taker_bp"),
+    (dict(taker_bp=True), TypeError, "taker_bp"),
+    (dict(taker_bp="1", maker_bp=np.True_), TypeError, "maker_bp"),
+    (dict(taker_bp="1", minimum={"KZT": True}), TypeError, "minimum['KZT']"),
+    (dict(taker_bp="1", minimum={"KZT": np.True_}), TypeError, "minimum['KZT']"),
+])
+def test_fee_terms_refuse_bools_and_non_plain_decimals(kwargs, error, fragment):
+    with pytest.raises(error, match=re.escape(fragment)):
+        FeeRule(**kwargs)
+
+
+def test_fee_terms_take_numpy_integers():
+    rule = FeeRule(taker_bp=np.int64(2), minimum={"KZT": np.int32(100)})
+    assert rule.taker_bp == Decimal(2) and rule.minimum["KZT"] == 100
+    assert type(rule.minimum["KZT"]) is int

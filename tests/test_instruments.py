@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from exchange.records import GROSS, NET
 from exchange.reference.instruments import (
     EUR,
     KZT,
@@ -25,8 +26,8 @@ from exchange.reference.instruments import (
     InstrumentValueError,
     Kind,
     default_instruments,
+    to_decimal,
 )
-from exchange.records import GROSS, NET
 
 INSTRUMENTS = default_instruments()
 ALL = list(INSTRUMENTS.values())
@@ -233,11 +234,53 @@ def test_non_positive_refused(method, value):
 
 
 @pytest.mark.parametrize("value, fragment", [
-    ("1E+999999", "beyond int64"), ("1E-999999", "not a multiple"), ("0.001", "not a multiple"),
+    (Decimal("1E+999999"), "beyond int64"), (Decimal("1E-999999"), "not a multiple"),
+    ("0.001", "not a multiple"),
 ])
 def test_extreme_exponents_refused(value, fragment):
     with pytest.raises(InstrumentValueError, match=fragment):
         INSTRUMENTS["USDKZT_TOD"].to_ticks(value)
+
+
+@pytest.mark.parametrize("text", [
+    "5_00", " 500 ", "500 ", "\t500", "1e3", "1E3", "nan", "inf", "5.", ".5", "0x1F", "5,00",
+    "1 000", "\u0665\u0660\u0660", "--5", "+-5",
+])
+def test_only_plain_decimal_strings(text):
+    usd = INSTRUMENTS["USDKZT_TOD"]
+    with pytest.raises(InstrumentValueError, match="plain decimal"):
+        usd.to_ticks(text)
+    with pytest.raises(InstrumentValueError, match="plain decimal"):
+        usd.to_lots(text)
+    with pytest.raises(ValueError) as refused:
+        to_decimal(text, "price")
+    assert str(refused.value).startswith(f"price: {text!r} is not a plain decimal")
+
+
+@pytest.mark.parametrize("text, value", [("512.35", "512.35"), ("-10", "-10"), ("+7", "7"),
+                                         ("0001.50", "1.50")])
+def test_plain_decimal_strings(text, value):
+    assert to_decimal(text, "x") == Decimal(value)
+
+
+def test_numpy_integers_are_ints_and_numpy_bools_are_not():
+    usd = INSTRUMENTS["USDKZT_TOD"]
+    assert usd.to_lots(np.int64(10_000)) == usd.to_lots(10_000) == 10
+    assert to_decimal(np.uint16(7), "x") == Decimal(7)
+    for value in (np.True_, np.float64(1.0), True):
+        with pytest.raises(TypeError, match="x: expected Decimal, int or str"):
+            to_decimal(value, "x")
+
+
+def test_definition_integers_take_numpy_but_not_bools():
+    asset = Asset("ABC", np.int64(2), "KZ")
+    assert asset.decimals == 2 and type(asset.decimals) is int
+    spot = Instrument("ABCKZT", Kind.FX_SPOT, asset, KZT, "0.01", "1", tenor=np.int8(1))
+    assert spot.tenor == 1 and type(spot.tenor) is int
+    with pytest.raises(InstrumentDefinitionError, match="decimals True"):
+        Asset("ABC", True, "KZ")
+    with pytest.raises(InstrumentDefinitionError, match=r"tenor (np\.)?True"):  # repr: numpy 2
+        Instrument("ABCKZT", Kind.FX_SPOT, asset, KZT, "0.01", "1", tenor=np.True_)
 
 
 def test_beyond_int64_refused():

@@ -41,17 +41,9 @@ from conftest import compiled_book_class
 
 from exchange import TIF, Side
 
-def _find_data() -> Path:
-    """shared/data/lobster beside the checkout (main's and a worktree's parents differ)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents[1:]:
-        candidate = parent / "shared" / "data" / "lobster"
-        if candidate.is_dir():
-            return candidate
-    return here.parents[2] / "shared" / "data" / "lobster"
-
-
-DATA = _find_data()
+# A copy of the sample lives in the repository (tests/data/lobster, with its SOURCE.md), so a
+# fresh clone replays it: a missing file is an error, never a skip.
+DATA = Path(__file__).resolve().parent / "data" / "lobster"
 STEM_HOUR = "AAPL_2012-06-21_34200000_37800000"
 STEM_DAY = "AAPL_2012-06-21_34200000_57600000"
 FULL_HOUR_MESSAGES = f"{STEM_HOUR}_message_50.csv.gz"
@@ -68,10 +60,8 @@ TAKER_BASE = -(10**16)  # ids of our IOC takers
 
 
 def read_csv(name: str) -> list[list[str]]:
-    """Rows of a gzipped LOBSTER CSV, or skip the test when the file is absent."""
+    """Rows of a gzipped LOBSTER CSV (tests/data/lobster; FileNotFoundError if absent)."""
     path = DATA / name
-    if not path.exists():
-        pytest.skip(f"LOBSTER sample {path} is not present (see /work/shared/data/lobster)")
     # utf-8-sig: one of the files was re-saved with a byte-order mark
     with gzip.open(path, "rt", encoding="utf-8-sig", newline="") as handle:
         return [row for row in csv.reader(handle) if row]

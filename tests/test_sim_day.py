@@ -14,13 +14,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from exchange.clearing import EXCHANGE_FEES
-from exchange.venue.codes import RejectReason
-from exchange.venue.members import Regime
-from exchange.records import NET
-from exchange.sim import default_scenario, run_day
 from exchange.app.report import write_outputs
 from exchange.app.summary import settlement as settlement_table
+from exchange.clearing import EXCHANGE_FEES
+from exchange.records import NET
+from exchange.sim import default_scenario, run_day
+from exchange.venue.codes import RejectReason
+from exchange.venue.members import Regime
 
 DATE = dt.date(2026, 11, 27)
 T1, T2 = dt.date(2026, 11, 30), dt.date(2026, 12, 1)

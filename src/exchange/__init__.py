@@ -5,14 +5,14 @@ exchange facade (``Exchange``), clearing (netting, settlement, ledger) and simul
 """
 from ._book import (
     MESSAGE_DTYPE,
+    STP,
     STP_CANCEL_DTYPE,
+    TIF,
     TRADE_DTYPE,
     Action,
     OrderBook,
     Reject,
     Side,
-    STP,
-    TIF,
 )
 
 __all__ = [
@@ -29,19 +29,19 @@ __all__ = [
 __version__ = "0.1.0"
 
 # The exchange layer: sessions, members and pre-trade checks, trade capture, events, the facade.
-from .venue.capture import FixingConfig, SessionStat  # noqa: E402
-from .venue.codes import (  # noqa: E402
+from .venue.capture import FixingConfig, SessionStat
+from .venue.codes import (
     NotOrderOwner,
     OrderRejected,
     OrderTypeRejected,
     RejectReason,
     UnknownOrder,
 )
-from .venue.events import CancelReject, ExecType, ExecutionReport, OrdStatus  # noqa: E402
-from .venue.exchange import BookView, DayEnd, Exchange, ExpiredOrder, OrderResult  # noqa: E402
-from .venue.risk import Funds  # noqa: E402
-from .venue.members import Member, Regime  # noqa: E402
-from .venue.sessions import SessionError, SessionSchedule, SessionState  # noqa: E402
+from .venue.events import CancelReject, ExecType, ExecutionReport, OrdStatus
+from .venue.exchange import BookView, DayEnd, Exchange, ExpiredOrder, OrderResult
+from .venue.members import Member, Regime
+from .venue.risk import Funds
+from .venue.sessions import SessionError, SessionSchedule, SessionState
 
 __all__ += [
     "BookView",

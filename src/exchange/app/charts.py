@@ -22,15 +22,16 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: must precede pyplot
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MultipleLocator  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MultipleLocator
 
-from exchange.reference.instruments import KZT  # noqa: E402
-from exchange.records import SESSION_NAMES  # noqa: E402
+from exchange.records import SESSION_NAMES
+from exchange.reference.instruments import KZT
+from exchange.sim.day import DayResult
 
-from exchange.sim.day import DayResult  # noqa: E402
+from .summary import hhmm
 
 __all__ = ["price_chart", "depth_chart", "volume_chart", "positions_chart", "settlement_chart",
            "png", "all_charts"]
@@ -52,8 +53,8 @@ def png(fig: Figure, dpi: int = 110) -> bytes:
 
 
 def _clock(seconds: float, _pos: object = None) -> str:
-    whole = int(round(seconds))
-    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}"
+    """Axis label of a time of day (matplotlib's formatter signature)."""
+    return hhmm(seconds)
 
 
 def _usd_spot(result: DayResult) -> list[str]:

@@ -1,124 +1,207 @@
 """Command line: ``python -m exchange simulate [options]`` (also the ``exchange`` script).
 
 Runs a whole simulated trading day on the embedded default setup (no services needed),
-prints progress and the day's tables, and writes ``trades.parquet``, ``obligations.parquet``,
-``settlement.parquet`` and ``report.html`` into ``--out``. Bad arguments exit with status 2
-and a message naming the option and value (argparse's convention).
+prints progress and the day's tables (or, with ``--json``, one JSON summary), and writes
+``trades.parquet``, ``obligations.parquet``, ``settlement.parquet`` and ``report.html`` into
+``--out``.
+
+Everything the user gave is checked before the day starts (ranges, the date, that ``--out``
+and ``--ledger`` can be written), so a bad value costs no time and leaves nothing behind.
+Exit status: 0 done; 2 a bad argument (one line on stderr naming the option and value, as
+argparse does); 1 the [sim] extra is missing or writing a file failed (one line on stderr; the
+ledger file and output folder this run created are removed).
 """
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import os
+import importlib.util
+import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
-from exchange.reference.calendar import Calendar
+from exchange.reference.calendar import Calendar, CalendarError
+from exchange.sim.scenario import DEFAULT_DATE, MAX_MEMBERS, MIN_MEMBERS
 
-from exchange.sim.scenario import DEFAULT_DATE, MIN_MEMBERS
+from .paths import OUTPUT_FILES, Leftovers, PathProblem, check_ledger, check_out
 
-__all__ = ["main", "build_parser", "DEFAULT_ORDERS", "MAX_ORDERS"]
+__all__ = ["DEFAULT_ORDERS", "FIRST_DATE", "LAST_DATE", "MAX_ORDERS", "build_parser", "main"]
 
 #: Order messages per session by default: the whole command then takes well under a minute.
 DEFAULT_ORDERS = 50_000
 #: The most order messages per session accepted: memory grows about 1.3 GB per million.
 MAX_ORDERS = 5_000_000
+#: Trade dates accepted: the holiday tables are estimates far ahead, and settlement dates
+#: and rolls must stay far from ``date.max``.
+FIRST_DATE = _dt.date(2000, 1, 1)
+LAST_DATE = _dt.date(2099, 12, 31)
+MAX_SEED = 2**63 - 1
+
+#: Modules of the [sim] extra that ``simulate`` needs: console output and charts.
+SIM_EXTRA_MODULES = ("rich", "matplotlib")
 
 
-def _int_in(name: str, low: int, high: int):
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``exchange simulate: error: ...`` then exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _int_in(low: int, high: int):
+    """An argparse type: an integer in ``low..high`` (argparse names the option)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") \
-                from None
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{name} must be in {low:,}..{high:,}, got "
-                                             f"{value:,}")
+            raise argparse.ArgumentTypeError(f"must be in {low:,}..{high:,}, got {value:,}")
         return value
     return parse
 
 
 def _date(text: str) -> _dt.date:
     try:
-        return _dt.date.fromisoformat(text)
+        value = _dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--date must be a date YYYY-MM-DD, got {text!r}") \
+        raise argparse.ArgumentTypeError(f"must be a date YYYY-MM-DD, got {text!r}") \
             from None
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise argparse.ArgumentTypeError(f"must be in {FIRST_DATE}..{LAST_DATE}, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``exchange`` command."""
-    parser = argparse.ArgumentParser(prog="exchange", description="A KASE-style exchange.")
+    parser = _Parser(prog="exchange", description="A KASE-style exchange.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sim = commands.add_parser(
         "simulate", help="simulate a whole trading day and write its report",
         description="Simulate a KASE trading day: three sessions of agents trading, end of "
                     "day, netting and T+0..T+2 settlement; print the results and write "
-                    "trades.parquet, obligations.parquet, settlement.parquet, report.html.")
-    sim.add_argument("--seed", type=_int_in("--seed", 0, 2**63 - 1), default=1,
+                    "trades.parquet, obligations.parquet, settlement.parquet, report.html. "
+                    "Every value is checked before the day starts.")
+    sim.add_argument("--seed", type=_int_in(0, MAX_SEED), default=1,
+                     metavar="0..2**63-1",
                      help="seed of the whole day (default 1): same seed, same trades")
-    sim.add_argument("--members", type=_int_in("--members", MIN_MEMBERS, 1000), default=20,
+    sim.add_argument("--members", type=_int_in(MIN_MEMBERS, MAX_MEMBERS),
+                     default=20, metavar=f"{MIN_MEMBERS}..{MAX_MEMBERS}",
                      help="number of members (default 20)")
-    sim.add_argument("--orders", type=_int_in("--orders", 1, MAX_ORDERS),
-                     default=DEFAULT_ORDERS,
-                     help=f"order messages per session (default {DEFAULT_ORDERS:,})")
+    sim.add_argument("--orders", type=_int_in(1, MAX_ORDERS),
+                     default=DEFAULT_ORDERS, metavar=f"1..{MAX_ORDERS}",
+                     help=f"order messages per session (default {DEFAULT_ORDERS})")
     sim.add_argument("--date", type=_date, default=DEFAULT_DATE,
+                     metavar=f"{FIRST_DATE}..{LAST_DATE}",
                      help=f"trade date YYYY-MM-DD (default {DEFAULT_DATE}); a day without "
                           f"trading moves to the next business day")
-    sim.add_argument("--out", default="out", help="output folder (default ./out)")
-    sim.add_argument("--ledger", default=None,
-                     help="SQLite file of the clearing ledger (default: in memory); must "
-                          "not exist yet")
+    sim.add_argument("--out", default="out", metavar="DIR",
+                     help="output folder, created if missing (default ./out)")
+    sim.add_argument("--ledger", default=None, metavar="PATH",
+                     help="SQLite file of the clearing ledger, new or empty (default: in "
+                          "memory)")
+    sim.add_argument("--json", action="store_true",
+                     help="print one JSON summary instead of tables and progress (keys: "
+                          "docs/api.md)")
     sim.add_argument("--quiet", action="store_true", help="print nothing")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (argparse exits 2 on bad arguments)."""
+    """Entry point: the exit status (0 done, 1 failed, 2 bad argument; see the module
+    docstring). Never raises SystemExit itself, so scripts can call it."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "simulate":
-        return _simulate(parser, args)
-    parser.error(f"unknown command {args.command!r}")  # unreachable: argparse checks
-    return 2
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2), already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    return _simulate(args)  # the only command
 
 
-def _simulate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.ledger is not None and os.path.exists(args.ledger) \
-            and os.path.getsize(args.ledger) > 0:
-        parser.error(f"argument --ledger: {args.ledger!r} already exists; give a new file")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        parser.error(f"argument --out: {args.out!r} exists and is not a folder")
+def _fail(message: str, status: int = 1) -> int:
+    """Print one error line on stderr; returns ``status``."""
+    hint = " (see --help)" if status == 2 else ""
+    print(f"exchange simulate: error: {message}{hint}", file=sys.stderr)
+    return status
+
+
+def _missing_sim_extra() -> str | None:
+    """The first module of the [sim] extra that is not installed, or None."""
+    for name in SIM_EXTRA_MODULES:
+        if importlib.util.find_spec(name) is None:
+            return name
+    return None
+
+
+def _trade_date(requested: _dt.date) -> _dt.date:
+    """``requested`` or the next day the exchange trades; CalendarError if there is none."""
+    from exchange.sim.day import business_day_on_or_after
+
+    return business_day_on_or_after(Calendar(), requested)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    try:
+        out, ledger = check_out(args.out), check_ledger(args.ledger)
+        date = _trade_date(args.date)
+    except PathProblem as exc:
+        return _fail(str(exc), 2)
+    except CalendarError as exc:
+        return _fail(f"argument --date: {args.date}: {exc}", 2)
+    missing = _missing_sim_extra()
+    if missing is not None:
+        return _fail(f"exchange simulate needs the [sim] extra ({missing} is not installed): "
+                     f'pip install "exchange[sim]"')
+    leftovers = Leftovers(out, ledger)
+    try:
+        return _run(args, date, out, ledger)
+    except OSError as exc:
+        leftovers.remove()
+        return _fail(f"writing the results failed: {exc}")
+    except BaseException:
+        leftovers.remove()
+        raise
+
+
+def _run(args: argparse.Namespace, date: _dt.date, out: Path, ledger: Path | None) -> int:
+    """The day itself, once every argument was checked; output as the options say."""
     from rich.console import Console
 
-    from .console import ProgressBars, print_report
-    from exchange.sim.day import business_day_on_or_after, run_day
-    from .report import write_outputs
+    from exchange.sim.day import run_day
     from exchange.sim.scenario import default_scenario
 
-    console = Console(quiet=args.quiet)
-    date = business_day_on_or_after(Calendar(), args.date)
+    from .console import print_report, progress_for
+    from .json_summary import day_summary
+    from .report import write_outputs
+
+    console = Console(quiet=args.quiet or args.json)
     if date != args.date:
         console.print(f"{args.date} is not a business day in Kazakhstan: trading on {date}")
     started = time.perf_counter()
     scenario = default_scenario(seed=args.seed, members=args.members, orders=args.orders)
     console.print(f"[bold]Simulating {date}[/bold]: {args.members} members, "
                   f"{args.orders:,} order messages per session, seed {args.seed}")
-    if args.quiet:
-        result = run_day(scenario, date=date, orders=args.orders, ledger_path=args.ledger)
-    else:
-        with ProgressBars(console) as bars:
-            result = run_day(scenario, date=date, orders=args.orders, ledger_path=args.ledger,
-                             progress=bars.update, phase=bars.phase)
-    console.print("[dim]writing report[/dim]")
-    written = write_outputs(result, args.out)
-    print_report(result, console, written.values())
-    total = time.perf_counter() - started
-    console.print(f"Done in {total:.1f} s: {result.orders:,} order messages, "
-                  f"{len(result.trades):,} trades.")
-    result.ledger.close()
+    with progress_for(console) as progress:
+        result = run_day(scenario, date=date, orders=args.orders, ledger_path=ledger,
+                         progress=None if console.quiet else progress.update,
+                         phase=None if console.quiet else progress.phase)
+    try:
+        console.print("[dim]writing report[/dim]")
+        written = write_outputs(result, out)
+        total = time.perf_counter() - started
+        if args.json and not args.quiet:
+            summary = day_summary(result, written, total)
+            summary["requested_date"] = args.date.isoformat()
+            print(json.dumps(summary, indent=2))
+        else:
+            print_report(result, console, [written[name] for name in OUTPUT_FILES])
+            console.print(f"Done in {total:.1f} s: {result.orders:,} order messages, "
+                          f"{len(result.trades):,} trades.")
+    finally:
+        result.ledger.close()
     return 0
 
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 import base64
 import html
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import charts, summary
 from exchange.sim.day import DayResult
+
+from . import charts, summary
+from .paths import OUTPUT_FILES
 from .summary import Table
 
 __all__ = ["write_outputs", "render_html", "book_at_close"]
@@ -28,8 +31,7 @@ def write_outputs(result: DayResult, out: str | os.PathLike) -> dict[str, Path]:
     """Write every file into ``out`` (created if missing); returns name -> path."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {name: folder / name for name in ("trades.parquet", "obligations.parquet",
-                                              "settlement.parquet", "report.html")}
+    paths = {name: folder / name for name in OUTPUT_FILES}
     pq.write_table(result.exchange.trades_table(), paths["trades.parquet"])
     pq.write_table(_obligations_table(result), paths["obligations.parquet"])
     pq.write_table(_settlement_table(result), paths["settlement.parquet"])
@@ -154,8 +156,8 @@ def _kpis(result: DayResult) -> str:
         f'<div class="l">{html.escape(label)}</div></div>' for v, label, bad in items) + "</div>"
 
 
-def _section(title: str, chart: str | None, side: list[Table], below: list[Table] = (),
-             folded: list[Table] = ()) -> str:
+def _section(title: str, chart: str | None, side: Sequence[Table],
+             below: Sequence[Table] = (), folded: Sequence[Table] = ()) -> str:
     parts = [f"<section><h2>{html.escape(title)}</h2>"]
     if chart is not None and side:
         parts.append(f'<div class="row"><div class="chart">{chart}</div>'

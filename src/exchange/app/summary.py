@@ -4,6 +4,8 @@ Each function takes a :class:`~exchange.sim.day.DayResult` and returns a :class:
 a title, column names, rows of already formatted strings (amounts in whole units with
 thousands separators, prices on the instrument's tick grid) and which columns are numeric
 (right-aligned). Nothing here prints or draws; ``console`` and ``report`` render these.
+Wall-clock speeds are the only figures that differ between two runs of one seed; they are
+always written ``N/s`` (:func:`per_second`).
 """
 from __future__ import annotations
 
@@ -13,11 +15,12 @@ from decimal import Decimal
 
 import numpy as np
 
-from exchange.sim.day import DayResult
+from exchange.sim.day import DayResult, SettlementDay
 
-__all__ = ["Table", "overview", "session_runs", "session_stats", "official_rates",
-           "refusals", "obligations", "obligations_by_date", "settlement",
-           "outstanding", "members", "usd_sessions", "money", "kzt_turnover", "all_tables"]
+__all__ = ["RunFacts", "Table", "all_tables", "hhmm", "kzt_turnover", "members", "money",
+           "net_totals", "obligations", "obligations_by_date", "official_rates", "outstanding",
+           "overview", "per_second", "refusals", "run_facts", "session_runs", "session_stats",
+           "settlement", "usd_sessions"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Table:
     numeric: list[bool]
     note: str = ""
     highlight: list[bool] = field(default_factory=list)  # rows to emphasise (failures)
+    keys: int = 1  # leading columns that name a row: repeated when a wide table is split
 
 
 def money(result: DayResult, asset: str, minor: int, places: int | None = None) -> str:
@@ -39,6 +43,11 @@ def money(result: DayResult, asset: str, minor: int, places: int | None = None) 
     if places is not None:
         return f"{value:,.{places}f}"
     return f"{value:,}"
+
+
+def per_second(count: float) -> str:
+    """A wall-clock rate, e.g. ``84,128/s``."""
+    return f"{count:,.0f}/s"
 
 
 def _price(value: Decimal) -> str:
@@ -66,17 +75,18 @@ def session_runs(result: DayResult) -> Table:
     """Per session: hours, orders, trades, refusals, expiries, speed."""
     rows = []
     for run in result.sessions:
-        rows.append([run.name, f"{_hhmm(run.start)}-{_hhmm(run.end)}", f"{run.orders:,}",
+        rows.append([run.name, f"{hhmm(run.start)}-{hhmm(run.end)}", f"{run.orders:,}",
                      f"{run.trades:,}", f"{sum(run.refusals.values()):,}", f"{run.expired:,}",
-                     f"{run.orders_per_second:,.0f}"])
+                     per_second(run.orders_per_second)])
     return Table("sessions", "Sessions", ["Session", "Hours", "Orders", "Trades", "Refused",
-                                          "Expired at close", "Orders/s (wall)"],
+                                          "Expired at close", "Orders (wall)"],
                  rows, [False, False, True, True, True, True, True],
                  note="Orders count every order message: new, market, cancel and modify.")
 
 
-def _hhmm(seconds: float) -> str:
-    whole = int(round(seconds))
+def hhmm(seconds: float) -> str:
+    """Seconds since midnight as ``HH:MM``."""
+    whole = round(seconds)
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}"
 
 
@@ -93,7 +103,7 @@ def session_stats(result: DayResult) -> Table:
                   "High", "Low", "Close", "VWAP"],
                  rows, [False, False] + [True] * 8,
                  note="Prices in KZT per unit of the base asset; a swap's in KZT swap points. "
-                      "Turnover of a swap counts its near leg.")
+                      "Turnover of a swap counts its near leg.", keys=2)
 
 
 def official_rates(result: DayResult) -> Table:
@@ -140,14 +150,21 @@ def kzt_turnover(result: DayResult) -> int:
     return int(trades["quote_amount"][trades["quote_asset"] == "KZT"].sum())
 
 
-def obligations(result: DayResult) -> Table:
-    """Net obligations per member and currency over all settlement dates (+ receives)."""
+def net_totals(result: DayResult) -> dict[int, dict[str, int]]:
+    """member -> asset -> NET obligation summed over all settlement dates, in minor units
+    (+ receives, - pays). O(obligations)."""
     net = result.obligations.net
-    currencies = _currencies(result)
     totals: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for member, asset, amount in zip(net["member"].tolist(), net["asset"].tolist(),
                                      net["amount"].tolist()):
         totals[member][asset] += amount
+    return totals
+
+
+def obligations(result: DayResult) -> Table:
+    """Net obligations per member and currency over all settlement dates (+ receives)."""
+    currencies = _currencies(result)
+    totals = net_totals(result)
     rows = []
     for member in sorted(totals, key=lambda m: (m < 0, abs(m))):
         spec = None if member < 0 else result.scenario.member(member)
@@ -159,7 +176,7 @@ def obligations(result: DayResult) -> Table:
                  ["Id", "Member", "Role"] + currencies, rows,
                  [True, False, False] + [True] * len(currencies),
                  note="Multilateral net against the clearing house of the currency trades; "
-                      "securities settle gross, deal by deal.")
+                      "securities settle gross, deal by deal.", keys=2)
 
 
 def obligations_by_date(result: DayResult) -> Table:
@@ -174,28 +191,50 @@ def obligations_by_date(result: DayResult) -> Table:
                  ["Date", "Member", "Asset", "Amount"], rows, [False, False, False, True])
 
 
+@dataclass(frozen=True)
+class RunFacts:
+    """One settlement run in plain values: the members with NET lines, those that failed,
+    shortfalls ``(member, asset, minor units)``, dates failures rolled to, GROSS deals."""
+
+    members: list[int]
+    failed: list[int]
+    shortfalls: list[tuple[int, str, int]]
+    rolled_to: list[str]
+    gross_settled: int
+    gross_deals: int
+
+
+def run_facts(day: SettlementDay) -> RunFacts:
+    """The facts of one settlement run (for the table and the JSON summary). O(lines)."""
+    res = day.result
+    lines = res.net[res.net["kind"] == "net"]
+    short = res.shortfalls
+    return RunFacts(
+        members=sorted(set(lines["member"][lines["member"] >= 0].tolist())),
+        failed=list(res.failed_members),
+        shortfalls=[(int(m), str(a), int(n - v)) for m, a, n, v in zip(
+            short["member"].tolist(), short["asset"].tolist(), short["needed"].tolist(),
+            short["available"].tolist())],
+        rolled_to=sorted({str(d) for d in lines["carried_to"][~np.isnat(lines["carried_to"])]}),
+        gross_settled=int((res.gross["status"] == "settled").sum()),
+        gross_deals=len(res.gross))
+
+
 def settlement(result: DayResult) -> Table:
     """Per settlement run: who settled, who failed and by how much, where failures went."""
     rows, marks = [], []
     for day in result.settlements:
-        res = day.result
-        lines = res.net[res.net["kind"] == "net"]
-        members = sorted(set(lines["member"][lines["member"] >= 0].tolist()))
-        failed = res.failed_members
-        short = res.shortfalls
-        shortfall = "; ".join(
-            f"{result.member_name(int(m))} {a} {money(result, a, int(n - v), 2)}"
-            for m, a, n, v in zip(short["member"].tolist(), short["asset"].tolist(),
-                                  short["needed"].tolist(), short["available"].tolist()))
-        rolled = sorted({str(d) for d in lines["carried_to"][~np.isnat(lines["carried_to"])]})
-        gross_ok = int((res.gross["status"] == "settled").sum())
+        facts = run_facts(day)
+        shortfall = "; ".join(f"{result.member_name(m)} {a} {money(result, a, x, 2)}"
+                              for m, a, x in facts.shortfalls)
         topups = "; ".join(f"{result.member_name(m)} {money(result, a, x, 2)} {a}"
                            for m, a, x in day.top_ups)
-        rows.append([day.date.isoformat(), f"{len(members) - len(failed)} / {len(members)}",
-                     ", ".join(result.member_name(m) for m in failed) or "-",
-                     shortfall or "-", ", ".join(rolled) or "-",
-                     f"{gross_ok:,} / {len(res.gross):,}", topups or "-"])
-        marks.append(bool(failed) or gross_ok < len(res.gross))
+        settled = len(facts.members) - len(facts.failed)
+        rows.append([day.date.isoformat(), f"{settled} / {len(facts.members)}",
+                     ", ".join(result.member_name(m) for m in facts.failed) or "-",
+                     shortfall or "-", ", ".join(facts.rolled_to) or "-",
+                     f"{facts.gross_settled:,} / {facts.gross_deals:,}", topups or "-"])
+        marks.append(bool(facts.failed) or facts.gross_settled < facts.gross_deals)
     return Table("settlement", "Settlement outcome per date",
                  ["Date", "Members settled", "Failed", "Shortfall", "Rolled to",
                   "Gross deals settled", "Top-ups before the run"],
@@ -226,7 +265,7 @@ def members(result: DayResult) -> Table:
                  [True, False, False, False] + [True] * len(assets),
                  note="Currencies in whole units, securities in pieces. PREFUNDED members "
                       "trade only what their available balance covers; DEFERRED members "
-                      "settle after the fact and may fail.")
+                      "settle after the fact and may fail.", keys=2)
 
 
 def usd_sessions(result: DayResult) -> Table:
@@ -237,7 +276,8 @@ def usd_sessions(result: DayResult) -> Table:
             rows.append([s.session, s.instrument, f"{s.trades:,}", _price(s.close),
                          _price(s.vwap.quantize(Decimal("0.0001")))])
     return Table("usd", "USD/KZT by session", ["Session", "Instrument", "Trades", "Close",
-                                               "VWAP"], rows, [False, False, True, True, True])
+                                               "VWAP"], rows, [False, False, True, True, True],
+                 keys=2)
 
 
 def all_tables(result: DayResult) -> dict[str, Table]:

@@ -1,8 +1,9 @@
 """Business days and settlement dates, built on the ``holidays`` package.
 
-A date is a business day in a *region* (an :class:`~exchange.reference.instruments.Asset`'s ``region``)
-when it is a configured extra working day there, or else when it is a Monday..Friday that is
-neither a public holiday of the region nor a configured extra holiday. Weekend days that the
+A date is a business day in a *region* (an
+:class:`~exchange.reference.instruments.Asset`'s ``region``) when it is a configured extra
+working day there, or else when it is a Monday..Friday that is neither a public holiday of the
+region nor a configured extra holiday. Weekend days that the
 government declared working days (Kazakhstan and Russia move days off) count as business days
 when the ``holidays`` package knows them (its ``weekend_workdays``) or when configured.
 
@@ -24,12 +25,12 @@ business-day test is then one dict lookup per region, O(number of regions).
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Mapping
-from typing import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 import holidays
 
 from exchange.reference.instruments import Asset, Instrument
+from exchange.reference.numbers import checked_int
 
 __all__ = ["Calendar", "CalendarError", "NonBusinessDayError", "HOME_REGION"]
 
@@ -183,15 +184,13 @@ class Calendar:
         """The ``n``-th business day for all ``assets`` strictly after ``day`` (``n >= 0``).
 
         ``n == 0`` gives ``day`` itself if it is a business day, else the next one (the
-        "following" convention). ``day`` need not be a business day. Raises ValueError for a
-        negative ``n``, CalendarError if no business day occurs within 60 days. O(n + run of
+        "following" convention). ``day`` need not be a business day; ``n`` may be a numpy
+        integer. Raises TypeError for a bool or non-integer ``n``, CalendarError (a
+        ValueError) for a negative one or if no business day occurs within 60 days. O(n + run of
         closed days).
         """
         _check_date(day, "day")
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"n: expected an int, got {type(n).__name__} {n!r}")
-        if n < 0:
-            raise ValueError(f"n: {n} is negative; only forward counting is supported")
+        n = checked_int(n, "n", 0, CalendarError)
         regions = self._regions(assets)
         if n == 0 and self._closed_region(day, regions) is None:
             return day
@@ -220,7 +219,8 @@ class Calendar:
             return known
         _check_date(trade_date, "trade_date")
         regions = self._instrument_regions(instrument)
-        if far and instrument.far_tenor is None:
+        steps = instrument.far_tenor if far else instrument.tenor
+        if steps is None:
             raise ValueError(f"{instrument.symbol} is {instrument.kind.name}: it has no far leg")
         closed = self._why_not_trading(trade_date, instrument, regions)
         if closed == self.home_region:
@@ -231,7 +231,7 @@ class Calendar:
                 f"{instrument.symbol} does not trade on {trade_date.isoformat()}: it settles "
                 f"T+0 and that is not a business day in {closed}")
         day = trade_date
-        for _ in range(key[-1]):
+        for _ in range(steps):
             day = self._step(day, regions)
         self._settlements[key] = day
         return day

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
-from exchange.reference.instruments import DecimalLike, Instrument, Kind, checked_int, to_decimal
+from exchange.reference.instruments import Instrument, Kind
+from exchange.reference.numbers import DecimalLike, checked_int, to_decimal
 
 __all__ = ["FeeRule", "FeeSchedule", "FeeError", "MAX_BP", "default_fee_schedule"]
 

@@ -7,8 +7,9 @@ become integers and back, and it never rounds: a value that is not exactly on th
 :class:`InstrumentValueError`.
 
 Accepted inputs for decimal values (prices, quantities, tick and lot sizes): ``Decimal``,
-``int`` and ``str``. ``float`` (and ``bool``) is refused with ``TypeError``: a binary float such
-as ``0.1`` has no exact decimal value, and guessing would silently move money.
+``int`` (numpy integers too) and plain decimal ``str`` (``"512.35"``; no spaces, underscores,
+exponents, NaN or infinity). ``float`` (and ``bool``) is refused with ``TypeError``: a binary
+float such as ``0.1`` has no exact decimal value, and guessing would silently move money.
 
 Units:
 
@@ -33,9 +34,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
 from fractions import Fraction
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple
 
 from exchange.records import GROSS, NET
+
+from .numbers import MAX_INT64, DecimalLike, checked_int, is_bool, to_decimal
 
 __all__ = [
     "Asset",
@@ -58,12 +61,6 @@ __all__ = [
     "to_decimal",
     "default_instruments",
 ]
-
-#: Decimal-valued inputs accepted at the edge.
-DecimalLike = Union[Decimal, int, str]
-
-#: Largest value an int64 field (book price, lots, record amounts) can hold.
-MAX_INT64 = 2**63 - 1
 
 # Lengths of the string fields in records.TRADE_RECORD_DTYPE: longer names would be truncated.
 _MAX_SYMBOL_LEN = 16
@@ -90,40 +87,14 @@ class DuplicateInstrumentError(InstrumentError):
     """An instrument symbol (or asset code with another definition) is already in the set."""
 
 
-def to_decimal(value: DecimalLike, what: str) -> Decimal:
-    """``value`` as a finite ``Decimal``; ``what`` names the field in error messages.
-
-    Raises ``TypeError`` for float, bool and other types, ``ValueError`` for text that is not a
-    number and for NaN or infinity. O(len(value)).
-    """
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
-        hint = " (floats are refused: pass a str or Decimal)" if isinstance(value, float) else ""
-        raise TypeError(f"{what}: expected Decimal, int or str, got {type(value).__name__} "
-                        f"{value!r}{hint}")
+def _definition_int(value: Any, what: str, low: int, high: int) -> int:
+    """:func:`checked_int` for a field of a definition: every failure is an
+    InstrumentDefinitionError naming the field and value (``"S: tenor True ..."``)."""
     try:
-        result = value if isinstance(value, Decimal) else Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"{what}: {value!r} is not a decimal number") from None
-    if not result.is_finite():
-        raise ValueError(f"{what}: {value!r} is not a finite number")
-    return result
-
-
-def checked_int(value: int, what: str, low: int, error: type[ValueError],
-                high: int = MAX_INT64) -> int:
-    """``value`` as a Python int in ``low..high`` (numpy integers accepted, bool and
-    non-integers refused with TypeError; out of range raises ``error``). The one integer check
-    of the library: every layer validates integers through it. O(1)."""
-    if isinstance(value, bool):
-        raise TypeError(f"{what}: expected an integer, got bool {value!r}")
-    try:
-        result = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{what}: expected an integer, got {type(value).__name__} "
-                        f"{value!r}") from None
-    if not low <= result <= high:
-        raise error(f"{what}: {result} is not in {low}..{high}")
-    return result
+        return checked_int(value, what, low, InstrumentDefinitionError, high)
+    except (TypeError, InstrumentDefinitionError):
+        raise InstrumentDefinitionError(f"{what} {value!r} is not an int in {low}..{high}") \
+            from None
 
 
 def _positive_int(value: int, what: str) -> int:
@@ -157,10 +128,8 @@ class Asset:
                 or len(self.code) > _MAX_ASSET_LEN:
             raise InstrumentDefinitionError(
                 f"asset code {self.code!r}: need 1..{_MAX_ASSET_LEN} characters of A-Z, 0-9, _")
-        if isinstance(self.decimals, bool) or not isinstance(self.decimals, int) \
-                or not 0 <= self.decimals <= 8:
-            raise InstrumentDefinitionError(
-                f"asset {self.code}: decimals {self.decimals!r} is not an int in 0..8")
+        object.__setattr__(self, "decimals", _definition_int(
+            self.decimals, f"asset {self.code}: decimals", 0, 8))
         if not isinstance(self.region, str) or not self.region:
             raise InstrumentDefinitionError(f"asset {self.code}: region {self.region!r} is empty")
 
@@ -184,7 +153,7 @@ class Asset:
 
     def from_minor(self, minor: int) -> Decimal:
         """``minor`` minor units as a Decimal in whole units, exact. O(1)."""
-        if isinstance(minor, bool):
+        if is_bool(minor):
             raise TypeError(f"{self.code} minor units: expected an integer, got bool")
         return Decimal(operator.index(minor)).scaleb(-self.decimals, context=_EXACT)
 
@@ -337,18 +306,11 @@ class Instrument:
                 f"{self.symbol}: only swaps have an underlying, got {self.underlying.symbol}")
 
     def _check_tenors(self) -> None:
-        def bad(value: object, top: int, low: int = 0) -> bool:
-            return isinstance(value, bool) or not isinstance(value, int) or \
-                not low <= value <= top
-
-        if bad(self.tenor, MAX_TENOR):
-            raise InstrumentDefinitionError(
-                f"{self.symbol}: tenor {self.tenor!r} is not an int in 0..{MAX_TENOR}")
+        set_ = object.__setattr__  # frozen: store the checked Python ints
+        set_(self, "tenor", _definition_int(self.tenor, f"{self.symbol}: tenor", 0, MAX_TENOR))
         if self.kind is Kind.FX_SWAP:
-            if bad(self.far_tenor, MAX_FAR_TENOR, self.tenor + 1):
-                raise InstrumentDefinitionError(
-                    f"{self.symbol}: far_tenor {self.far_tenor!r} is not an int in "
-                    f"{self.tenor + 1}..{MAX_FAR_TENOR}")
+            set_(self, "far_tenor", _definition_int(self.far_tenor, f"{self.symbol}: far_tenor",
+                                                    self.tenor + 1, MAX_FAR_TENOR))
         elif self.far_tenor is not None:
             raise InstrumentDefinitionError(
                 f"{self.symbol}: only swaps have a far_tenor, got {self.far_tenor!r}")
@@ -567,14 +529,14 @@ def default_instruments() -> InstrumentSet:
     for base, quote, tick, lot, has_swaps in _FX_PAIRS:
         pair = base.code + quote.code
         for suffix, tenor in _SPOT_TENORS:
-            result.add(Instrument(f"{pair}_{suffix}", Kind.FX_SPOT, base, quote, tick, lot,
-                                  tenor=tenor))
+            result.add(Instrument(f"{pair}_{suffix}", Kind.FX_SPOT, base, quote, Decimal(tick),
+                                  Decimal(lot), tenor=tenor))
         if has_swaps:
             for suffix, near, far in _SWAPS:
-                result.add(Instrument(f"{pair}_{suffix}", Kind.FX_SWAP, base, quote, tick, lot,
-                                      tenor=near, far_tenor=far,
+                result.add(Instrument(f"{pair}_{suffix}", Kind.FX_SWAP, base, quote,
+                                      Decimal(tick), Decimal(lot), tenor=near, far_tenor=far,
                                       underlying=result[f"{pair}_TOD"]))
     for code, kind in _SECURITIES:
         result.add(Instrument(code, kind, Asset(code, 0, "KZ", is_currency=False), KZT,
-                              "0.01", "1"))
+                              Decimal("0.01"), Decimal(1)))
     return result

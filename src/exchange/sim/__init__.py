@@ -42,8 +42,15 @@ from __future__ import annotations
 
 from .agents import Agent, MarketMaker, NoiseTrader, Overtrader
 from .day import DayResult, SettlementDay, run_day
-from .market import DEFAULT_DRIVERS, DEFAULT_PROFILES, Driver, MarketData, Profile, \
-    ReferencePrices, SimClock
+from .market import (
+    DEFAULT_DRIVERS,
+    DEFAULT_PROFILES,
+    Driver,
+    MarketData,
+    Profile,
+    ReferencePrices,
+    SimClock,
+)
 from .rng import Random
 from .scenario import DEFAULT_DATE, MemberSpec, Scenario, default_scenario
 from .scheduler import Scheduler, SessionRun

@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from exchange.clearing import Ledger, Obligations, SettlementResult, net, settle
-from exchange.venue.exchange import DayEnd, Exchange
-from exchange.reference.instruments import KZT
-from exchange.venue.members import Regime
 from exchange.records import SESSION_NAMES
+from exchange.reference.instruments import KZT
+from exchange.venue.exchange import DayEnd, Exchange
+from exchange.venue.members import Regime
 
 from .market import SimClock
 from .scenario import Scenario
@@ -170,7 +170,9 @@ def _settle_all(exchange: Exchange, scenario: Scenario, ledger: Ledger,
         return exchange.calendar.next_business_day(_as_date(day), currencies)
 
     pending = sorted({_as_date(d) for d in obligations.dates().tolist()})
-    last = pending[-1] if pending else None
+    if not pending:
+        return []
+    last = pending[-1]
     done: list[SettlementDay] = []
     while pending:
         day = pending.pop(0)

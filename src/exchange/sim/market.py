@@ -203,7 +203,7 @@ class MarketData:
         symbols = sorted(exchange.instruments)
         self.books = {s: exchange.book(s) for s in symbols}
         self.instruments = {s: exchange.instruments[s] for s in symbols}
-        self.last: dict[str, int | None] = {s: None for s in symbols}
+        self.last: dict[str, int | None] = dict.fromkeys(symbols)
         self._symbols = np.array(symbols, dtype="U16")
         assets = sorted(exchange.instruments.assets)
         self._assets = assets
@@ -213,6 +213,9 @@ class MarketData:
         self._positions: dict[int, dict[str, int]] = {}  # member -> asset -> amount
         self._seen = len(exchange.trades())
         self._t: float | None = None  # the walk starts at the first refresh (a session open)
+        # set by the scheduler: the session running (None between sessions), its instruments
+        self.session: str | None = None
+        self.open_symbols: tuple[str, ...] = ()
 
     def position(self, member: int, asset: str) -> int:
         """Net traded amount of ``asset`` today (minor units) as of the last refresh."""

@@ -31,7 +31,7 @@ from exchange.venue.members import Regime
 from .agents import Agent, MarketMaker, NoiseTrader, Overtrader
 from .market import DEFAULT_DRIVERS, DEFAULT_PROFILES, Driver, Profile
 
-__all__ = ["SIM_SYMBOLS", "DEFAULT_DATE", "MIN_MEMBERS", "MemberSpec", "Scenario",
+__all__ = ["SIM_SYMBOLS", "DEFAULT_DATE", "MAX_MEMBERS", "MIN_MEMBERS", "MemberSpec", "Scenario",
            "default_scenario", "sim_instruments"]
 
 #: Instruments of the default simulated day (the underlying TOD precedes its swap).
@@ -48,6 +48,9 @@ DEFAULT_DATE = _dt.date(2026, 11, 27)
 #: Fewest members the default roster can be built with (2 market makers, 1 noise trader,
 #: 1 new member, 2 overtraders).
 MIN_MEMBERS = 6
+
+#: Most members the default roster is built with.
+MAX_MEMBERS = 1000
 
 #: Orders per session the default balances are sized for; more orders scale them by the
 #: square root of the ratio (noise positions grow like a random walk).
@@ -146,10 +149,10 @@ def default_scenario(seed: int = 1, members: int = 20,
                      orders: int = _BASE_ORDERS) -> Scenario:
     """The default day's market, members and agents for ``seed``; ``orders`` (per session)
     sizes the opening balances. ValueError for fewer than :data:`MIN_MEMBERS` members, more
-    than 1000, or a non-positive ``orders``."""
+    than :data:`MAX_MEMBERS`, or a non-positive ``orders``."""
     if isinstance(members, bool) or not isinstance(members, int) \
-            or not MIN_MEMBERS <= members <= 1000:
-        raise ValueError(f"members: {members!r} is not an int in {MIN_MEMBERS}..1000")
+            or not MIN_MEMBERS <= members <= MAX_MEMBERS:
+        raise ValueError(f"members: {members!r} is not an int in {MIN_MEMBERS}..{MAX_MEMBERS}")
     if isinstance(orders, bool) or not isinstance(orders, int) or orders < 1:
         raise ValueError(f"orders: {orders!r} is not a positive int")
     instruments = sim_instruments()

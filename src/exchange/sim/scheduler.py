@@ -24,8 +24,15 @@ import numpy as np
 from exchange.venue.codes import RejectReason
 
 from .agents import Agent
-from .market import DEFAULT_DRIVERS, DEFAULT_PROFILES, Driver, MarketData, Profile, \
-    ReferencePrices, SimClock
+from .market import (
+    DEFAULT_DRIVERS,
+    DEFAULT_PROFILES,
+    Driver,
+    MarketData,
+    Profile,
+    ReferencePrices,
+    SimClock,
+)
 from .rng import Random, spawn
 from .view import AgentView, Tally
 
@@ -91,7 +98,6 @@ class Scheduler:
                                     DEFAULT_DRIVERS if drivers is None else drivers,
                                     np.random.default_rng(seeds[1]))
         self.market = MarketData(exchange, reference, self.clock)
-        self.market.session, self.market.open_symbols = None, ()
         self.tally = Tally()
         self.views = [AgentView(exchange, a.member, self.market, self.tally, self.profiles)
                       for a in self.agents]

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from exchange._book import TIF
+from exchange.reference.instruments import Instrument
 from exchange.venue.codes import NotOrderOwner, OrderRejected, RejectReason
 from exchange.venue.exchange import OrderResult
-from exchange.reference.instruments import Instrument
 
 from .market import MarketData, Profile
 

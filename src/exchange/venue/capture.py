@@ -28,6 +28,7 @@ currency pair (:meth:`TradeCapture.fixing`) behind :class:`OfficialRates`.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,9 +38,9 @@ from typing import Any
 import numpy as np
 
 from exchange._book import TRADE_DTYPE
+from exchange.records import SESSION_NAMES, TRADE_RECORD_DTYPE, empty_trades
 from exchange.reference.fees import FeeSchedule
 from exchange.reference.instruments import MAX_INT64, Instrument, Kind
-from exchange.records import SESSION_NAMES, TRADE_RECORD_DTYPE, empty_trades
 
 __all__ = [
     "FeeTerms",
@@ -92,7 +93,7 @@ class FeeTerms:
         object.__setattr__(self, "worst_rate", worst)
 
     @classmethod
-    def of(cls, schedule: FeeSchedule, instrument: Instrument) -> "FeeTerms":
+    def of(cls, schedule: FeeSchedule, instrument: Instrument) -> FeeTerms:
         """The terms of ``instrument`` under ``schedule``.
 
         KeyError if the schedule has no rule or no minimum in the quote currency for it;
@@ -277,7 +278,7 @@ def _sum_exact(values: np.ndarray, starts: np.ndarray) -> list[int]:
     if float(np.abs(values).astype(np.float64).sum()) < 2.0**62:
         return [int(v) for v in np.add.reduceat(values, starts)]
     bounds = list(starts) + [len(values)]
-    return [sum(int(v) for v in values[a:b]) for a, b in zip(bounds, bounds[1:])]
+    return [sum(int(v) for v in values[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 class TradeCapture:

@@ -130,9 +130,8 @@ class OrderEntry:
                   lots: Any, price_ticks: Any) -> tuple[int, int]:
         """A modify's (new price ticks, new lots); lots 0 means cancel."""
         ins = market.instrument
-        if lots is not None and qty is None and not isinstance(lots, bool) and lots == 0:
-            new_q = 0
-        elif qty is not None and lots is None and _is_zero(qty):
+        if (lots is not None and qty is None and not isinstance(lots, bool) and lots == 0) \
+                or (qty is not None and lots is None and _is_zero(qty)):
             new_q = 0
         else:
             new_q = lots_of(ins, qty, lots)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from exchange._book import TRADE_DTYPE
 
-_FIELDS = {name: i for i, name in enumerate(TRADE_DTYPE.names)}
+_FIELDS = {name: i for i, name in enumerate(TRADE_DTYPE.names or ())}
 
 __all__ = ["TAKER_ID", "MAKER_ID", "TAKER_OWNER", "MAKER_OWNER", "TAKER_SIDE", "PRICE", "QTY",
            "TAKER_LEAVES", "MAKER_LEAVES"]

@@ -47,8 +47,9 @@ class Market:
         self.book, self.sessions, self.fees = book, sessions, fees
         self.prefunded = bool(instrument.prefunded)
         self.open = False  # the hot path's one test: session open and nothing blocks it
-        self.terms: Terms | None = None
-        self.risk_terms: RiskTerms | None = None
+        # Both are set by begin_session: the order path reads them only while the market is open.
+        self.terms: Terms = None  # type: ignore[assignment]
+        self.risk_terms: RiskTerms = None  # type: ignore[assignment]
         self.blocked: tuple[RejectReason, str] | None = None
         self.settle: _dt.date | None = None
         self.far: _dt.date | None = None
@@ -60,7 +61,7 @@ class Market:
     def plan(self, date: _dt.date, calendar: Calendar, reference: int | None) -> None:
         """Fix settlement dates and the reference rate for ``date``, or why it cannot trade."""
         ins = self.instrument
-        self.open, self.terms, self.risk_terms, self.max_px = False, None, None, 0
+        self.open, self.max_px = False, 0
         self.settle = self.far = None
         self.ref = self.fixed = 0
         try:
@@ -180,7 +181,9 @@ class Markets:
             key = pair.replace("/", "")
             if key not in underlying:
                 raise KeyError(f"reference_rates: no swap trades pair {pair!r}")
-            result[key] = underlying[key].to_ticks(rate)
+            spot = underlying[key]
+            assert spot is not None  # a swap's definition requires its underlying
+            result[key] = spot.to_ticks(rate)
         return result
 
     def swap_reference(self, official: OfficialRates, configured: dict[str, int],
@@ -190,9 +193,10 @@ class Markets:
         if ins.kind is not Kind.FX_SWAP:
             return None
         found = official.in_force(pair_of(ins), date)
+        spot = ins.underlying
+        assert spot is not None  # a swap's definition requires its underlying
         if found is not None:
-            tick = ins.underlying.tick_size
-            return ins.underlying.to_ticks(Decimal(found[1]).quantize(tick, ROUND_HALF_UP))
+            return spot.to_ticks(Decimal(found[1]).quantize(spot.tick_size, ROUND_HALF_UP))
         return configured.get(pair_of(ins))
 
 

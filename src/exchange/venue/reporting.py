@@ -18,7 +18,7 @@ from exchange.venue.orders import OrderIndex
 
 __all__ = ["Reporter"]
 
-from exchange.venue.fills import (  # noqa: E402
+from exchange.venue.fills import (
     MAKER_ID as _MID,
 )
 from exchange.venue.fills import (

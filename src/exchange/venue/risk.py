@@ -163,7 +163,7 @@ class FundsAccount:
         """Recompute ``offset[asset]``: the lowest of receipts before each date less debits up
         to it, and 0. O(dates)."""
         if len(by_day) == 1:
-            for receipts, debits in by_day.values():
+            for _, debits in by_day.values():
                 self.offset[asset] = -debits
             return
         low = received = paid = 0
@@ -352,9 +352,9 @@ class PreTradeRisk:
         if roll_day is None:
             return
         for (member, asset), amount in carried.items():
-            account = self.funds_accounts.get(member)
-            if account is not None and amount:
-                account.book([(asset, roll_day, amount, amount)], 0)
+            funds = self.funds_accounts.get(member)
+            if funds is not None and amount:
+                funds.book([(asset, roll_day, amount, amount)], 0)
 
     # -- R1: holds before matching --------------------------------------------------------------
 
@@ -479,7 +479,7 @@ class PreTradeRisk:
         self._give(hold, hold.held_quote - quote, hold.held_base - base)
 
 
-def _legs(rt: RiskTerms, price: int, qty: int, taker_side: int) -> tuple:
+def _legs(rt: RiskTerms, price: int, qty: int, taker_side: int) -> list[tuple]:
     """One fill's movements as (asset, day, buyer's signed amount), the seller's being the
     opposite except for the fees: ((asset, day, buyer amount, seller amount), ...)."""
     terms = rt.terms

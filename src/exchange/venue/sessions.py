@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from exchange.reference.instruments import Instrument, Kind
 from exchange.records import SESSION_NAMES
+from exchange.reference.instruments import Instrument, Kind
 
 __all__ = [
     "SessionError",
@@ -156,7 +157,7 @@ class SessionSchedule:
             if not start < end:
                 raise SessionError(f"session {name!r}: start {start} is not before end {end}")
             specs.append(SessionSpec(name, code, start, end, merged_tenors[name]))
-        for before, after in zip(specs, specs[1:]):
+        for before, after in itertools.pairwise(specs):
             if after.start < before.end:
                 raise SessionError(f"session {after.name!r} starts at {after.start} before "
                                    f"{before.name!r} ends at {before.end}")
