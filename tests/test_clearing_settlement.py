@@ -1,6 +1,9 @@
-"""Settlement: DVP, failures and rolls, conservation, idempotent runs, reports."""
+"""Settlement: DVP, failures and rolls, conservation, idempotent runs, each trade once,
+listeners, reports."""
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections import defaultdict
 
 import numpy as np
@@ -18,23 +21,25 @@ from exchange.clearing import (
     settle,
 )
 from exchange.clearing.reports import asset_totals, member_statement, summary
-from exchange.records import GROSS, NET, empty_trades
+from exchange.codes import CODES
+from exchange.records import GROSS, NET
+from trade_rows import D1, D2, D3, make_trades
 
-D1, D2, D3 = np.datetime64("2024-03-01"), np.datetime64("2024-03-04"), np.datetime64("2024-03-05")
 ASSETS = ("KZT", "USD", "HSBK")
+SETTLED, FAILED = CODES.status.code("settled"), CODES.status.code("failed")
 
 
 def next_day(day):
     return day + 1
 
 
-def make_trades(rows: list[dict]) -> np.ndarray:
-    out = empty_trades(len(rows))
-    for i, row in enumerate(rows):
-        defaults = dict(trade_id=i + 1, qty=1, base_asset="USD", quote_asset="KZT", settle_date=D1, settlement=NET)
-        for key, value in {**defaults, **row}.items():
-            out[key][i] = value
-    return out
+def statuses(lines: np.ndarray) -> list[str]:
+    return CODES.status.decode(lines["status"])
+
+
+def shortfalls(result, member: int) -> list[tuple]:
+    return [(r["asset"], r["needed"], r["available"]) for r in result.to_arrow("shortfalls").to_pylist()
+            if r["member"] == member]
 
 
 def new_ledger(balances: dict, path=None) -> Ledger:
@@ -93,10 +98,9 @@ def test_failed_member_moves_nothing_and_ccp_carries_its_exposure():
     assert result.ccp_movements == {"KZT": -18_802, "USD": 40}
     assert led.balance(CLEARING_HOUSE, "KZT") == -18_802 and led.balance(CLEARING_HOUSE, "USD") == 40
     assert totals(led) == before
-    short = result.shortfalls[result.shortfalls["member"] == 3]
-    assert short[["asset", "needed", "available"]].tolist() == [("KZT", 18_802, 10)]
+    assert shortfalls(result, 3) == [("KZT", 18_802, 10)]
     failed = result.net[result.net["member"] == 3]
-    assert set(failed["status"]) == {"failed"} and set(failed["carried_to"]) == {D1 + 1}
+    assert set(statuses(failed)) == {"failed"} and set(failed["carried_to"]) == {D1 + 1}
     led.verify()
 
 
@@ -141,7 +145,7 @@ def test_dvp_member_receiving_one_asset_cannot_use_it_to_pay():
 
 def test_swap_far_leg_settles_on_its_own_date():
     swap = make_trades([dict(buyer=1, seller=2, base_amount=100, quote_amount=47_000, far_settle_date=D2,
-                             far_base_amount=100, far_quote_amount=47_100)])
+                             far_quote_amount=47_100)])
     led = new_ledger({(1, "KZT"): 47_000, (2, "USD"): 100, (2, "KZT"): 100})
     settle(led, D1, swap, roll_to=D2)
     assert (led.balance(1, "USD"), led.balance(2, "KZT")) == (100, 47_100)
@@ -165,15 +169,14 @@ def test_gross_deals_settle_one_by_one_in_record_order():
     # deal 10 delivers to 1 the shares it resells in deal 11; deal 12 fails (2 lacks shares)
     led = new_ledger({(1, "KZT"): 1_001, (2, "HSBK"): 5, (3, "KZT"): 1_100, (4, "KZT"): 9_000})
     result = settle(led, D1, make_trades(SHARES), roll_to=D2)
-    status = dict(zip(result.gross["trade_id"].tolist(), result.gross["status"].tolist()))
+    status = dict(zip(result.gross["trade_id"].tolist(), statuses(result.gross)))
     assert status == {10: "settled", 11: "settled", 12: "failed"}
     assert led.balance(3, "HSBK") == 5 and led.balance(1, "KZT") == 1_100 and led.balance(2, "KZT") == 999
     assert led.balance(4, "KZT") == 9_000 and led.balance(EXCHANGE_FEES, "KZT") == 2
     assert led.balance(CLEARING_HOUSE, "HSBK") == 0  # GROSS deals never touch the CCP
-    assert result.shortfalls[result.shortfalls["trade_id"] == 12][["member", "asset", "needed", "available"]].tolist() \
-        == [(2, "HSBK", 50, 0)]
+    assert shortfalls(result, 2) == [("HSBK", 50, 0)] and result.shortfalls["trade_id"].tolist() == [12]
     led.deposit(2, "HSBK", 50)
-    assert settle(led, D2, roll_to=D3).gross["status"].tolist() == ["settled"]
+    assert statuses(settle(led, D2, roll_to=D3).gross) == ["settled"]
     assert led.balance(4, "HSBK") == 50
 
 
@@ -181,14 +184,14 @@ def test_gross_in_reverse_order_fails_the_reseller():
     trades = make_trades([SHARES[1], SHARES[0]])
     led = new_ledger({(1, "KZT"): 1_001, (2, "HSBK"): 5, (3, "KZT"): 1_100})
     result = settle(led, D1, trades, on_fail="cancel")
-    assert result.gross["status"].tolist() == ["failed", "settled"]
+    assert statuses(result.gross) == ["failed", "settled"]
 
 
 def test_gross_self_trade_needs_only_the_fees():
     trade = make_trades([dict(buyer=1, seller=1, base_asset="HSBK", base_amount=5, quote_amount=1_000,
                               fee_buyer=3, fee_seller=2, settlement=GROSS)])
     led = new_ledger({(1, "KZT"): 5})
-    assert settle(led, D1, trade, on_fail="cancel").gross["status"].tolist() == ["settled"]
+    assert statuses(settle(led, D1, trade, on_fail="cancel").gross) == ["settled"]
     assert led.balance(1, "KZT") == 0 and led.balance(EXCHANGE_FEES, "KZT") == 5
 
 
@@ -215,10 +218,15 @@ def test_same_run_id_with_other_obligations_conflicts():
     led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100, (3, "KZT"): 20_000})
     settle(led, D1, make_trades(FX), roll_to=D2)
     before = snapshot(led)
-    with pytest.raises(RunConflict, match="settle:2024-03-01"):
+    with pytest.raises(RunConflict, match="'settle:2024-03-01' was already used .* other obligations"):
         settle(led, D1, make_trades(FX[:1]), roll_to=D2)
     assert snapshot(led) == before
-    assert settle(led, D1, make_trades(FX[:1]), roll_to=D2, run_id="late-trades").status == "settled"
+    # under another run id the trade is still the one already settled: nothing moves
+    again = settle(led, D1, make_trades(FX[:1]), roll_to=D2, run_id="late-trades")
+    assert (again.status, again.skipped, again.settled_by) == ("already_settled", 1, ("settle:2024-03-01",))
+    assert snapshot(led) == before and "were settled by settle:2024-03-01" in summary(again)
+    late = settle(led, D1, make_trades([dict(FX[0], trade_id=3)]), roll_to=D2, run_id="late-trades")
+    assert late.status == "settled" and late.skipped == 0
 
 
 def test_nothing_due_is_an_explicit_empty_result_and_writes_nothing(tmp_path):
@@ -237,10 +245,13 @@ def test_precomputed_obligations_are_accepted_and_checked():
     led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100, (3, "KZT"): 20_000})
     obligations = net(make_trades(FX))
     assert settle(led, D1, obligations=obligations, roll_to=D2).status == "settled"
-    broken = type(obligations)(obligations.net.copy(), obligations.gross)
+    broken = dataclasses.replace(obligations, net=obligations.net.copy())
     broken.net["amount"][0] += 1
     with pytest.raises(TradeValidationError, match="does not net to zero"):
         settle(led, D1, obligations=broken, roll_to=D2, run_id="x")
+    keyless = type(obligations)(obligations.net, obligations.gross)
+    with pytest.raises(TradeValidationError, match="name no trades"):
+        settle(led, D1, obligations=keyless, roll_to=D2, run_id="y")
 
 
 @pytest.mark.parametrize(
@@ -341,24 +352,25 @@ def test_settlement_properties(scenario):
     assert totals(led) == before_totals
     assert all(b >= 0 for m, _, b in led.accounts() if m >= 0)
     # GROSS outcome equals a plain sequential DVP loop
-    assert result.gross["status"].tolist() == [
+    start = {(m, CODES.asset.code(a)): b for (m, a), b in start.items()}
+    assert statuses(result.gross) == [
         "settled" if ok else "failed" for ok in reference_gross(result.gross, start)
     ]
     after_gross = dict(start)
-    for d in result.gross[result.gross["status"] == "settled"].tolist():
+    for d in result.gross[result.gross["status"] == SETTLED].tolist():
         _, _, _, rec, dlv, base, base_amt, quote, pay, proceeds, fee = d[:11]
         for key, v in (((rec, base), base_amt), ((rec, quote), -pay), ((dlv, base), -base_amt),
                        ((dlv, quote), proceeds), ((EXCHANGE_FEES, quote), fee)):
             after_gross[key] = after_gross.get(key, 0) + v
     # NET: a member fails iff some net debit exceeds its balance after GROSS; failed ones move nothing
-    net_lines = result.net[result.net["kind"] == "net"]
+    net_lines = result.net[result.net["kind"] == CODES.kind.code("net")]
     for member in set(net_lines["member"].tolist()) - {EXCHANGE_FEES}:
         mine = net_lines[net_lines["member"] == member]
         short = any(x < 0 and after_gross.get((member, a), 0) < -x for a, x in zip(mine["asset"], mine["amount"]))
         assert (member in result.failed_members) == short
         for asset, amount in zip(mine["asset"].tolist(), mine["amount"].tolist()):
             expected = after_gross.get((member, asset), 0) + (0 if short else amount)
-            assert led.balance(member, asset) == expected
+            assert led.balance(member, CODES.asset.name(asset)) == expected
     # rerunning the date changes nothing
     state = snapshot(led)
     assert settle(led, D1, trades, roll_to=D2).status == "already_settled"

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from exchange.codes import CODES
 from exchange.sim.day import DayResult
 
 __all__ = ["Table", "overview", "session_runs", "session_stats", "official_rates",
@@ -137,7 +138,7 @@ def _securities(result: DayResult) -> list[str]:
 def kzt_turnover(result: DayResult) -> int:
     """Sum of the quote amounts (near legs) of the trades quoted in KZT, in tiyn."""
     trades = result.trades
-    return int(trades["quote_amount"][trades["quote_asset"] == "KZT"].sum())
+    return int(trades["quote_amount"][trades["quote_asset"] == CODES.asset.find("KZT")].sum())
 
 
 def obligations(result: DayResult) -> Table:
@@ -145,7 +146,7 @@ def obligations(result: DayResult) -> Table:
     net = result.obligations.net
     currencies = _currencies(result)
     totals: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for member, asset, amount in zip(net["member"].tolist(), net["asset"].tolist(),
+    for member, asset, amount in zip(net["member"].tolist(), CODES.asset.decode(net["asset"]),
                                      net["amount"].tolist()):
         totals[member][asset] += amount
     rows = []
@@ -167,7 +168,7 @@ def obligations_by_date(result: DayResult) -> Table:
     net = result.obligations.net
     rows = []
     for day, member, asset, amount in zip(net["date"].astype(str).tolist(),
-                                          net["member"].tolist(), net["asset"].tolist(),
+                                          net["member"].tolist(), CODES.asset.decode(net["asset"]),
                                           net["amount"].tolist()):
         rows.append([day, result.member_name(member), asset, money(result, asset, amount, 2)])
     return Table("obligations_by_date", "Net obligations by settlement date",
@@ -179,16 +180,16 @@ def settlement(result: DayResult) -> Table:
     rows, marks = [], []
     for day in result.settlements:
         res = day.result
-        lines = res.net[res.net["kind"] == "net"]
+        lines = res.net[res.net["kind"] == CODES.kind.code("net")]
         members = sorted(set(lines["member"][lines["member"] >= 0].tolist()))
         failed = res.failed_members
         short = res.shortfalls
         shortfall = "; ".join(
             f"{result.member_name(int(m))} {a} {money(result, a, int(n - v), 2)}"
-            for m, a, n, v in zip(short["member"].tolist(), short["asset"].tolist(),
+            for m, a, n, v in zip(short["member"].tolist(), CODES.asset.decode(short["asset"]),
                                   short["needed"].tolist(), short["available"].tolist()))
         rolled = sorted({str(d) for d in lines["carried_to"][~np.isnat(lines["carried_to"])]})
-        gross_ok = int((res.gross["status"] == "settled").sum())
+        gross_ok = int((res.gross["status"] == CODES.status.code("settled")).sum())
         topups = "; ".join(f"{result.member_name(m)} {money(result, a, x, 2)} {a}"
                            for m, a, x in day.top_ups)
         rows.append([day.date.isoformat(), f"{len(members) - len(failed)} / {len(members)}",
