@@ -433,3 +433,202 @@ def test_arrow_trades_settle_like_numpy_trades():
     settle(a, D1, trades, roll_to=D2)
     settle(b, D1, trades_to_arrow(trades), roll_to=D2)
     assert a.accounts() == b.accounts()
+
+
+# --------------------------------------------------------------------------- a trade settles once (issue 10)
+
+
+def test_a_second_run_id_moves_nothing_for_the_same_trades(tmp_path):
+    """Issue 10: run "first" then run "second" over the same trades applied everything twice,
+    and so did the default run id after a custom one."""
+    led = new_ledger({(1, "KZT"): 60_000, (2, "USD"): 100, (2, "HSBK"): 5, (3, "KZT"): 30_000},
+                     tmp_path / "l.sqlite")
+    trades = make_trades(FX + SHARES)
+    assert settle(led, D1, trades, roll_to=D2, run_id="first").status == "settled"
+    before = snapshot(led)
+    for run_id in ("second", None):
+        again = settle(led, D1, trades, roll_to=D2, run_id=run_id)
+        assert (again.status, again.skipped, again.settled_by) == ("already_settled", 5, ("first",))
+        assert snapshot(led) == before and not led.has_run(again.run_id)
+    led.close()
+    with Ledger(tmp_path / "l.sqlite") as reopened:  # the ledger file remembers
+        assert settle(reopened, D1, trades, roll_to=D2, run_id="third").status == "already_settled"
+        reopened.verify(deep=True)
+
+
+def test_new_trades_beside_settled_ones_settle_alone():
+    led = new_ledger({(1, "KZT"): 100_000, (2, "USD"): 300, (3, "KZT"): 30_000})
+    first, late = make_trades(FX[:1]), make_trades(FX[:1] + [dict(FX[0], trade_id=2)])
+    settle(led, D1, first, roll_to=D2, run_id="a")
+    result = settle(led, D1, late, roll_to=D2, run_id="b")
+    assert result.status == "settled" and result.skipped == 1 and result.settled_by == ("a",)
+    assert led.balance(1, "USD") == 200 and led.balance(2, "USD") == 100  # trade 1 moved once, trade 2 once
+    # obligations that overlap settled trades in part cannot be split: a clear error
+    with pytest.raises(RunConflict, match="1 of their 2 trade legs due on 2024-03-01 were settled"):
+        settle(led, D1, obligations=net(make_trades(FX[:1] + [dict(FX[0], trade_id=3)])), roll_to=D2, run_id="c")
+
+
+@pytest.mark.parametrize("change, differs", [
+    (dict(roll_to=D3), "roll_to"),
+    (dict(on_fail="cancel", roll_to=None), "on_fail, roll_to"),
+    (dict(trades=make_trades(FX[:1])), "obligations"),
+])
+def test_a_run_id_reused_with_other_arguments_is_an_error(change, differs):
+    """Issue 10: the same run id with another roll_to/on_fail silently answered already_settled."""
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100})  # member 3 fails: the policy matters
+    args = dict(trades=make_trades(FX), roll_to=D2, run_id="r")
+    settle(led, D1, **args)
+    before = snapshot(led)
+    with pytest.raises(RunConflict, match=f"'r' was already used .* with other {differs};"):
+        settle(led, D1, **{**args, **change})
+    assert snapshot(led) == before
+    assert settle(led, D1, **args).status == "already_settled"
+
+
+def test_pandas_and_parquet_trades_settle_like_numpy(tmp_path):
+    import pyarrow.parquet as pq
+
+    from exchange.clearing import trades_to_arrow
+
+    trades = make_trades(FX + SHARES)
+    pq.write_table(trades_to_arrow(trades), tmp_path / "trades.parquet")
+    funds = {(1, "KZT"): 60_000, (2, "USD"): 100, (2, "HSBK"): 5, (3, "KZT"): 30_000, (4, "KZT"): 9_000}
+    results = []
+    for form in (trades, trades_to_arrow(trades).to_pandas(), pq.read_table(tmp_path / "trades.parquet")):
+        led = new_ledger(funds)
+        results.append((settle(led, D1, form, roll_to=D2).status, led.accounts()))
+    assert results[0] == results[1] == results[2]
+
+
+# --------------------------------------------------------------------------- the settlement listener
+
+
+def test_listeners_hear_each_committed_run_once():
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100, (2, "HSBK"): 5, (4, "KZT"): 9_000})
+    heard = []
+    unsubscribe = led.add_listener(heard.append)
+    trades = make_trades(FX + SHARES)
+    settle(led, D1, trades, roll_to=D2)
+    assert len(heard) == 1
+    notice = heard[0]
+    assert (notice.run_id, notice.date, notice.roll_to) == ("settle:2024-03-01", dt.date(2024, 3, 1),
+                                                            dt.date(2024, 3, 4))
+    # member 3 failed its NET obligations (it owes 18,802 KZT, is owed 40 USD) and its GROSS deal
+    # 11 as receiver (pays 1,100 KZT, gets 5 HSBK from 1); deal 12 failed (2 lacks 50 HSBK)
+    assert dict(notice.carried) == {
+        (3, "KZT"): -18_802 - 1_100, (3, "USD"): 40, (3, "HSBK"): 5,
+        (1, "HSBK"): -5, (1, "KZT"): 1_100,
+        (4, "HSBK"): 50, (4, "KZT"): -9_000, (2, "HSBK"): -50, (2, "KZT"): 9_000,
+    }
+    assert dict(notice.debits) == {(3, "KZT"): 18_802 + 1_100, (1, "HSBK"): 5, (4, "KZT"): 9_000, (2, "HSBK"): 50}
+    with pytest.raises(TypeError):
+        notice.carried[(3, "KZT")] = 0  # immutable
+    # already settled, nothing due: no notice
+    settle(led, D1, trades, roll_to=D2)
+    settle(led, D1 + 40, roll_to=D1 + 41)
+    assert len(heard) == 1
+    unsubscribe()
+    settle(led, D2, roll_to=D3)
+    assert len(heard) == 1
+
+
+def test_a_cancelled_run_carries_nothing_and_a_failing_listener_is_reported():
+    led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100})
+    heard = []
+    led.add_listener(heard.append)
+
+    def broken(notice):
+        raise RuntimeError("venue down")
+
+    led.add_listener(broken)
+    with pytest.raises(ValueError, match="committed, but a listener failed: RuntimeError"):
+        settle(led, D1, make_trades(FX), on_fail="cancel")
+    assert led.has_run("settle:2024-03-01") and len(heard) == 1  # the run stands; others were told
+    assert heard[0].roll_to is None and not heard[0].carried and not heard[0].debits
+
+
+# --------------------------------------------------------------------------- random runs (issue 10)
+
+
+@st.composite
+def days_and_runs(draw):
+    """Trades over three trade days (TOD, TOM, swaps, shares) and a sequence of runs, each
+    over a random subset of them, under run ids drawn from a small pool (so they repeat)."""
+    n = draw(st.integers(1, 20))
+    rows = []
+    for i in range(n):
+        trade_day = D1 + draw(st.integers(0, 2))
+        kind = draw(st.sampled_from(["tod", "tom", "swap", "share"]))
+        buyer = draw(st.integers(1, 4))
+        seller = draw(st.integers(1, 4).filter(lambda s: s != buyer))
+        row = dict(trade_id=i + 1, trade_date=trade_day, buyer=buyer, seller=seller,
+                   base_amount=draw(st.integers(1, 50)), quote_amount=draw(st.integers(1, 5_000)),
+                   fee_buyer=draw(st.integers(0, 3)), fee_seller=draw(st.integers(0, 3)),
+                   settle_date=trade_day + (kind == "tom"))
+        if kind == "swap":
+            row.update(far_settle_date=trade_day + 1, far_quote_amount=draw(st.integers(1, 5_000)))
+        if kind == "share":
+            row.update(base_asset="HSBK", settlement=GROSS)
+        rows.append(row)
+    trades = make_trades(rows)
+    runs = draw(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["a", "b", "c", None]),
+                                   st.lists(st.booleans(), min_size=n, max_size=n)), min_size=1, max_size=8))
+    return trades, runs
+
+
+def model_balances(trades: np.ndarray, settled_legs: set) -> dict:
+    """Balances from the deposits plus each settled (trade, due date) leg once."""
+    out: dict = defaultdict(int)
+    for t in trades.tolist():
+        r = dict(zip(trades.dtype.names, t))
+        base, quote = CODES.asset.name(r["base_asset"]), CODES.asset.name(r["quote_asset"])
+        b, s = r["buyer"], r["seller"]
+        near, far = np.datetime64(r["settle_date"], "D"), r["far_settle_date"]
+        if (r["trade_id"], near) in settled_legs:
+            for key, x in (((b, base), r["base_amount"]), ((s, base), -r["base_amount"]),
+                           ((b, quote), -r["quote_amount"] - r["fee_buyer"]),
+                           ((s, quote), r["quote_amount"] - r["fee_seller"]),
+                           ((EXCHANGE_FEES, quote), r["fee_buyer"] + r["fee_seller"])):
+                out[key] += x
+        if far is not None and (r["trade_id"], np.datetime64(far, "D")) in settled_legs:
+            for key, x in (((b, base), -r["base_amount"]), ((s, base), r["base_amount"]),
+                           ((b, quote), r["far_quote_amount"]), ((s, quote), -r["far_quote_amount"])):
+                out[key] += x
+    return out
+
+
+@settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow])
+@given(days_and_runs())
+def test_random_runs_settle_each_trade_once(case):
+    trades, runs = case
+    rich = 10**9
+    led = new_ledger({(m, a): rich for m in (1, 2, 3, 4) for a in ASSETS})
+    start = {(m, a): b for m, a, b in led.accounts()}
+    totals_before = totals(led)
+    used: dict = {}  # run id -> (date, legs due) it settled
+    settled_legs: set = set()
+    for offset, run_id, chosen in runs:
+        day = D1 + offset
+        subset = trades[np.asarray(chosen, bool)]
+        rid = f"settle:{day}" if run_id is None else run_id
+        due = [(int(t["trade_id"]), day) for t in subset
+               if t["settle_date"] == day or t["far_settle_date"] == day]
+        if rid in used and used[rid] != (day, frozenset(due)):
+            with pytest.raises(RunConflict):
+                settle(led, day, subset, roll_to=day + 1, run_id=run_id)
+            continue
+        result = settle(led, day, subset, roll_to=day + 1, run_id=run_id)
+        new = [leg for leg in due if leg not in settled_legs]
+        if rid in used:
+            assert result.status == "already_settled"
+            continue
+        assert result.status == ("settled" if new else "already_settled" if due else "nothing_due")
+        assert result.skipped == len(due) - len(new)
+        assert not result.failed_members and (result.gross["status"] == SETTLED).all()  # everyone is rich
+        if result.status == "settled":
+            used[rid] = (day, frozenset(due))
+            settled_legs.update(new)
+        expected = {k: start[k] + model_balances(trades, settled_legs).get(k, 0) for k in start}
+        assert {(m, a): b for m, a, b in led.accounts()} == expected
+    assert totals(led) == totals_before
+    led.verify(deep=True)

@@ -19,7 +19,9 @@ a run over trades that are all settled moves nothing and says so (``already_sett
 ``settled_by``). The whole run is ONE ledger transaction keyed by ``run_id`` (default
 ``"settle:<date>"``): re-running it with the same arguments returns the stored result and
 changes nothing; with other arguments (trades, ``on_fail``, roll date) it raises
-:class:`RunConflict`. A date with nothing due returns ``nothing_due`` and writes nothing.
+:class:`RunConflict`. A date with nothing due (no trade leg, nothing rolled) returns
+``nothing_due`` and writes nothing; trades due that net to zero are settled (and remembered)
+although nothing moves.
 After a run commits, the ledger's listeners get a :class:`~.ledger.SettlementNotice`.
 Everything runs on asset codes; names appear only in what is written to the ledger file.
 """
@@ -86,7 +88,7 @@ def settle(
     by = sorted({r for (d, t), ids in full.keys.items() for r in settled_runs.get((d, t), [])
                  if settled.contains(d, t, ids).any()})
     carried_net, carried_gross = ledger.carried(day)
-    if len(fresh) == 0 and not carried_net and not carried_gross:
+    if not len(fresh.keys) and not carried_net and not carried_gross:
         return empty_result(run_id, day, "already_settled" if skipped else "nothing_due", None, skipped, by)
     deals = np.concatenate([_carried_gross_array(carried_gross, day), fresh.gross])
     work = _WorkingBalances(ledger)
