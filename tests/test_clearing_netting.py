@@ -12,9 +12,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trade_rows import D1, D2, D3, gross_tuples, make_trades, names
 
-from exchange.clearing import EXCHANGE_FEES, Obligations, TradeValidationError, inputs, net, trades_to_arrow
-from exchange.clearing import netting
-from exchange.clearing.synthetic import random_trade_chunks, random_trades, random_trades_arrow
+from exchange.clearing import (
+    EXCHANGE_FEES,
+    Obligations,
+    TradeValidationError,
+    inputs,
+    net,
+    netting,
+    trades_to_arrow,
+)
+from exchange.clearing.synthetic import (
+    random_trade_chunks,
+    random_trades,
+    random_trades_arrow,
+)
 from exchange.codes import CODES
 from exchange.records import GROSS, NET, TRADE_RECORD_DTYPE, empty_trades
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from trade_rows import D1, D2, D3, make_trades
 
 from exchange.clearing import (
     CLEARING_HOUSE,
@@ -23,7 +24,6 @@ from exchange.clearing import (
 from exchange.clearing.reports import asset_totals, member_statement, summary
 from exchange.codes import CODES
 from exchange.records import GROSS, NET
-from trade_rows import D1, D2, D3, make_trades
 
 ASSETS = ("KZT", "USD", "HSBK")
 SETTLED, FAILED = CODES.status.code("settled"), CODES.status.code("failed")
@@ -312,28 +312,33 @@ def scenarios(draw):
                          base_amount=draw(st.integers(0, 50)), quote_amount=quote,
                          fee_buyer=draw(st.integers(0, 5)), fee_seller=draw(st.integers(0, 5)),
                          settlement=GROSS if gross else NET, settle_date=D1 + draw(st.integers(0, 1))))
-    balances = {(m, a): draw(st.integers(0, 3_000 if a == "KZT" else 60)) for m in (1, 2, 3, 4) for a in ASSETS}
+    broke = draw(st.sets(st.integers(1, 4), max_size=2))  # hold nothing: none of their deals can settle
+    balances = {(m, a): 0 if m in broke else draw(st.integers(0, 3_000 if a == "KZT" else 60))
+                for m in (1, 2, 3, 4) for a in ASSETS}
     return make_trades(rows), balances
 
 
-def reference_gross(deals: np.ndarray, balances: dict) -> list[bool]:
-    """Plain sequential DVP: every deal in order, all or nothing."""
+def reference_gross(deals: np.ndarray, balances: dict) -> tuple[list[bool], list[tuple]]:
+    """Plain sequential DVP: every deal in order, all or nothing; the outcomes and the
+    shortfalls (trade_id, leg, member, asset, needed, available)."""
     bal = dict(balances)
-    out = []
+    out, shortfalls = [], []
     for d in deals.tolist():
-        _, _, _, rec, dlv, base, base_amt, quote, pay, proceeds, fee = d[:11]
+        trade_id, leg, _, rec, dlv, base, base_amt, quote, pay, proceeds, fee = d[:11]
         moves: dict = defaultdict(int)
         moves[(rec, base)] += base_amt
         moves[(rec, quote)] -= pay
         moves[(dlv, base)] -= base_amt
         moves[(dlv, quote)] += proceeds
         moves[(EXCHANGE_FEES, quote)] += fee
-        ok = all(bal.get(k, 0) + v >= 0 for k, v in moves.items() if k[0] >= 0 and v < 0)
-        if ok:
+        short = [(trade_id, leg, *k, -v, bal.get(k, 0)) for k, v in moves.items()
+                 if k[0] >= 0 and v < 0 and bal.get(k, 0) + v < 0]
+        if not short:
             for k, v in moves.items():
                 bal[k] = bal.get(k, 0) + v
-        out.append(ok)
-    return out
+        out.append(not short)
+        shortfalls += short
+    return out, shortfalls
 
 
 @settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow])
@@ -353,9 +358,9 @@ def test_settlement_properties(scenario):
     assert all(b >= 0 for m, _, b in led.accounts() if m >= 0)
     # GROSS outcome equals a plain sequential DVP loop
     start = {(m, CODES.asset.code(a)): b for (m, a), b in start.items()}
-    assert statuses(result.gross) == [
-        "settled" if ok else "failed" for ok in reference_gross(result.gross, start)
-    ]
+    oks, short = reference_gross(result.gross, start)
+    assert statuses(result.gross) == ["settled" if ok else "failed" for ok in oks]
+    assert result.shortfalls[result.shortfalls["trade_id"] >= 0].tolist() == short
     after_gross = dict(start)
     for d in result.gross[result.gross["status"] == SETTLED].tolist():
         _, _, _, rec, dlv, base, base_amt, quote, pay, proceeds, fee = d[:11]

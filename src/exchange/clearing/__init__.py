@@ -27,7 +27,14 @@ from .ledger import (
     LedgerLocked,
     SettlementNotice,
 )
-from .netting import CLEARING_HOUSE, EXCHANGE_FEES, GROSS_DTYPE, OBLIGATION_DTYPE, Obligations, net
+from .netting import (
+    CLEARING_HOUSE,
+    EXCHANGE_FEES,
+    GROSS_DTYPE,
+    OBLIGATION_DTYPE,
+    Obligations,
+    net,
+)
 from .results import SettlementResult
 from .settlement import RunConflict, settle
 

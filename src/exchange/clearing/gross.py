@@ -82,15 +82,56 @@ def settle_gross(deals: np.ndarray, work: Any) -> GrossOutcome:
     debits = legs.per_account(np.ones(len(deals), bool), debits_only=True)
     short = {key[0] for key, needed in debits.items() if work.get(key) < needed}
     covered = [m for m in legs.ids.tolist() if m not in short]
-    settled = np.isin(deals["receiver"], covered) & np.isin(deals["deliverer"], covered)
-    shortfalls = _sequential(deals, np.flatnonzero(~settled), legs, settled, work)
+    dead = _penniless(deals, debits, short, work)
+    rec_ok, dlv_ok = np.isin(deals["receiver"], covered), np.isin(deals["deliverer"], covered)
+    settled = rec_ok & dlv_ok
+    rec_dead, dlv_dead = np.isin(deals["receiver"], dead), np.isin(deals["deliverer"], dead)
+    doomed = (rec_dead | dlv_dead) & (rec_ok | rec_dead) & (dlv_ok | dlv_dead)
+    shortfalls = _sequential(deals, np.flatnonzero(~settled & ~doomed), legs, settled, work)
+    shortfalls += _doomed_shortfalls(deals, np.flatnonzero(doomed), rec_dead, dlv_dead)
+    shortfalls.sort(key=lambda row: row[0])
     for key, amount in legs.per_account(settled).items():
         work.add(key, amount)
-    return GrossOutcome(settled, shortfalls, legs)
+    return GrossOutcome(settled, [row[1:] for row in shortfalls], legs)
+
+
+def _penniless(deals: np.ndarray, debits: dict, short: set[int], work: Any) -> list[int]:
+    """Short members that hold nothing of what they pay and pay something in each of their
+    deals: none of their deals can settle (a receipt needs a payment first), so they need no
+    step by step check. Members in a deal with themselves are left to the step by step check."""
+    held = {m: 0 for m in short}
+    for m, asset in debits:
+        if m in held:
+            held[m] += work.get((m, asset)) != 0
+    candidates = [m for m, n in held.items() if n == 0]
+    if not candidates:
+        return []
+    rec, dlv = deals["receiver"], deals["deliverer"]
+    free = (rec == dlv) | ((deals["pay_amount"] <= 0) & np.isin(rec, candidates)) | (
+        (deals["base_amount"] <= 0) & np.isin(dlv, candidates))
+    spoiled = set(rec[free].tolist()) | set(dlv[free].tolist())
+    return [m for m in candidates if m not in spoiled]
+
+
+def _doomed_shortfalls(deals: np.ndarray, rows: np.ndarray, rec_dead: np.ndarray, dlv_dead: np.ndarray) -> list[tuple]:
+    """The shortfalls of deals that fail for a penniless party: each of its debits whole,
+    nothing held, in the order the step by step check lists them (receiver's quote, deliverer's
+    base, deliverer's quote when its fee exceeds the quote amount)."""
+    d = deals[rows]
+    kinds = ((1, rec_dead[rows] & (d["pay_amount"] > 0), "receiver", "quote_asset", d["pay_amount"]),
+             (2, dlv_dead[rows] & (d["base_amount"] > 0), "deliverer", "base_asset", d["base_amount"]),
+             (3, dlv_dead[rows] & (d["proceeds"] < 0), "deliverer", "quote_asset", -d["proceeds"]))
+    parts = [np.rec.fromarrays([rows[sel] * 4 + k, d["trade_id"][sel], d["leg"][sel], d[who][sel], d[asset][sel],
+                                needed[sel], np.zeros(int(sel.sum()), np.int64)])
+             for k, sel, who, asset, needed in kinds]
+    both = np.concatenate(parts)
+    both = both[np.argsort(both["f0"], kind="stable")]
+    return list(zip((both["f0"] // 4).tolist(), *(both[f"f{k}"].tolist() for k in range(1, 7))))
 
 
 def _sequential(deals: np.ndarray, rows: np.ndarray, legs: Legs, settled: np.ndarray, work: Any) -> list[tuple]:
-    """Check ``rows`` one by one in order, marking ``settled``; return the shortfall rows.
+    """Check ``rows`` one by one in order, marking ``settled``; return the shortfall rows
+    (each led by the deal's index).
 
     Only under-funded members' deals come here; the balances start from ``work`` (deals between
     covered members never touch an under-funded member's balance).
@@ -118,5 +159,5 @@ def _sequential(deals: np.ndarray, rows: np.ndarray, legs: Legs, settled: np.nda
             if cell not in local:
                 local[cell] = work.get(legs.key(cell))
             local[cell] += amount
-    return [(int(deals["trade_id"][i]), int(deals["leg"][i]), *legs.key(cell), needed, have)
+    return [(i, int(deals["trade_id"][i]), int(deals["leg"][i]), *legs.key(cell), needed, have)
             for i, short in failed for cell, needed, have in short]

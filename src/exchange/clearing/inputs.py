@@ -128,24 +128,22 @@ def _numpy_chunks(trades: np.ndarray) -> Iterator[Chunk]:
         if "settlement" in trades.dtype.names:
             settlement = part["settlement"].astype(np.int8)
         else:
-            settlement = _method(lambda: CODES.settlement_of(part["instrument"]))
+            settlement = _checked(CODES.settlement_of, part["instrument"])
         base, quote = part["base_asset"].astype(np.intp), part["quote_asset"].astype(np.intp)
-        for field, codes in (("base_asset", base), ("quote_asset", quote)):
-            _reject_codes(lambda: CODES.asset.check(codes, field))
+        _checked(CODES.asset.check, base, "base_asset")
+        _checked(CODES.asset.check, quote, "quote_asset")
         far = _days(part["far_settle_date"])
         if "far_base_amount" in trades.dtype.names:
             _check_far_base(part["far_base_amount"].astype(np.int64), ints, far, s)
         yield Chunk(s, ints, _days(part["trade_date"]), _days(part["settle_date"]), far, base, quote, settlement)
 
 
-def _method(compute) -> np.ndarray:
+def _checked(function, *args) -> Any:
+    """``function(*args)``, its ValueError raised as a TradeValidationError."""
     try:
-        return compute()
+        return function(*args)
     except ValueError as exc:
         raise TradeValidationError(str(exc)) from None
-
-
-_reject_codes = _method
 
 
 def _check_kind(field: str, dtype: np.dtype) -> None:
@@ -191,10 +189,10 @@ def _arrow_chunk(batch: pa.RecordBatch) -> Chunk:
         if pa.types.is_integer(column.type):
             settlement = _arrow_ints(column, "settlement").astype(np.int8)
         else:
-            settlement = _method(lambda: CODES.settlement.codes_of(column, "settlement"))
+            settlement = _checked(CODES.settlement.codes_of, column, "settlement")
     else:
-        instruments = _method(lambda: CODES.instrument.codes_of(batch.column(names.index("instrument")), "instrument"))
-        settlement = _method(lambda: CODES.settlement_of(instruments))
+        instruments = _checked(CODES.instrument.codes_of, batch.column(names.index("instrument")), "instrument")
+        settlement = _checked(CODES.settlement_of, instruments)
     if "far_base_amount" in names:
         _check_far_base(_arrow_ints(batch.column(names.index("far_base_amount")), "far_base_amount"), ints,
                         days["far_settle_date"], 0)
@@ -224,7 +222,7 @@ def _arrow_codes(column: pa.Array, field: str) -> np.ndarray:
     if pa.types.is_integer(column.type):
         raise TradeValidationError(f"{field}: expected names (string or dictionary column), got integer "
                                    "codes, which mean nothing outside the process that made them")
-    return _method(lambda: CODES.asset.codes_of(column, field)).astype(np.intp)
+    return _checked(CODES.asset.codes_of, column, field).astype(np.intp)
 
 
 # --------------------------------------------------------------------------- validation

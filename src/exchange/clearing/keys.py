@@ -87,7 +87,7 @@ class TradeKeys:
                 merged.setdefault(key, []).append(ids)
         return cls({k: _sorted_unique(v) for k, v in merged.items()})
 
-    def update_hash(self, h: "hashlib._Hash") -> None:
+    def update_hash(self, h: hashlib._Hash) -> None:
         for (due, trade_day), ids in self._groups.items():
             h.update(np.array([due, trade_day, len(ids)], "<i8").tobytes())
             h.update(ids.astype("<i8", copy=False).tobytes())

@@ -39,7 +39,15 @@ from .audit import check_ledger
 from .keys import TradeKeys
 from .netting import CLEARING_HOUSE, EXCHANGE_FEES
 from .reservations import InsufficientFunds, Reservations
-from .store import LedgerCorrupt, LedgerError, LedgerLocked, SCHEMA_VERSION, WriterLock, connect, transaction
+from .store import (
+    SCHEMA_VERSION,
+    LedgerCorrupt,
+    LedgerError,
+    LedgerLocked,
+    WriterLock,
+    connect,
+    transaction,
+)
 
 __all__ = [
     "CLEARING_HOUSE", "DEFAULT_SETTLEMENT_BANKS", "EXCHANGE_FEES", "SCHEMA_VERSION", "SECURITIES_DEPOSITORY",

@@ -36,10 +36,25 @@ from exchange.codes import CODES
 
 from .gross import GrossOutcome, settle_gross
 from .ledger import Ledger, RunRecord, SettlementNotice
-from .netting import CLEARING_HOUSE, GROSS_DTYPE, Obligations, TradeValidationError, as_day, net_due
+from .netting import (
+    CLEARING_HOUSE,
+    GROSS_DTYPE,
+    Obligations,
+    TradeValidationError,
+    as_day,
+    net_due,
+)
 from .results import (
-    FAILED, GROSS_LINE_DTYPE, SETTLED, SettlementResult, balance_array, decode_gross, empty_result, encode_gross,
-    net_line_array, shortfall_array,
+    FAILED,
+    GROSS_LINE_DTYPE,
+    SETTLED,
+    SettlementResult,
+    balance_array,
+    decode_gross,
+    empty_result,
+    encode_gross,
+    net_line_array,
+    shortfall_array,
 )
 
 __all__ = ["RunConflict", "SettlementResult", "settle"]
@@ -235,10 +250,10 @@ def _record(run_id, day, policy, target, deals, gross: GrossOutcome, netted) -> 
             movements[(m, name(a))] = movements.get((m, name(a)), 0) + x
     for a, x in ccp.items():
         movements[(CLEARING_HOUSE, name(a))] = movements.get((CLEARING_HOUSE, name(a)), 0) + x
-    shortfalls = [(t, leg, m, name(a), n, v) for t, leg, m, a, n, v in gross.shortfalls + net_short]
-    carried_gross = [] if target is None else [
-        (ctext, *row[:2], *row[3:5], name(row[5]), row[6], name(row[7]), *row[8:11], str(row[11]))
-        for row in failed.tolist()]
+    short = shortfall_array(gross.shortfalls + net_short, named=False)
+    shortfalls = list(zip(short["trade_id"].tolist(), short["leg"].tolist(), short["member"].tolist(),
+                          CODES.asset.decode(short["asset"]), short["needed"].tolist(), short["available"].tolist()))
+    carried_gross = [] if target is None else _carried_rows(failed, ctext)
     summary = {
         "policy": policy, "carried_to": ctext, "failed_members": sorted({m for m, _, _, ok in lines if not ok}),
         "gross_settled": int(gross.settled.sum()), "gross_failed": int((~gross.settled).sum()),
@@ -250,7 +265,15 @@ def _record(run_id, day, policy, target, deals, gross: GrossOutcome, netted) -> 
         carried_net=[] if target is None else [(ctext, m, name(a), x) for m, a, x, ok in lines if not ok],
         carried_gross=carried_gross, notice=_notice(run_id, day, target, lines, gross, failed),
     )
-    return record, (net_line_array(report), gross_lines, shortfall_array(shortfalls))
+    return record, (net_line_array(report), gross_lines, short)
+
+
+def _carried_rows(failed: np.ndarray, due: str) -> list[tuple]:
+    """The carried_gross rows (names, ISO dates) of the failed GROSS deals."""
+    names = {n: CODES.asset.decode(failed[n]) for n in ("base_asset", "quote_asset")}
+    columns = [failed[n].tolist() if n not in names else names[n] for n in GROSS_DTYPE.names if n != "date"]
+    columns[-1] = failed["trade_date"].astype(str).tolist()
+    return list(zip([due] * len(failed), *columns))
 
 
 def _notice(run_id, day, target, lines, gross: GrossOutcome, failed: np.ndarray) -> SettlementNotice:
@@ -269,7 +292,7 @@ def _notice(run_id, day, target, lines, gross: GrossOutcome, failed: np.ndarray)
                 carried[(m, name(a))] = carried.get((m, name(a)), 0) + x
             for (m, a), x in gross.legs.per_account(~gross.settled, debits_only=True).items():
                 debits[(m, name(a))] = debits.get((m, name(a)), 0) + x
-    as_date = lambda d: None if d is None else d.astype(object)  # noqa: E731
+    as_date = lambda d: None if d is None else d.astype(object)
     return SettlementNotice(run_id, as_date(day), as_date(target), {k: v for k, v in carried.items() if v}, debits)
 
 

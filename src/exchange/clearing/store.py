@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
-__all__ = ["LedgerCorrupt", "LedgerError", "LedgerLocked", "SCHEMA_VERSION", "WriterLock", "connect", "transaction"]
+__all__ = ["SCHEMA_VERSION", "LedgerCorrupt", "LedgerError", "LedgerLocked", "WriterLock", "connect", "transaction"]
 
 SCHEMA_NAME = "exchange.clearing.ledger"
 SCHEMA_VERSION = 2
@@ -165,7 +165,7 @@ class WriterLock:
 
     def __init__(self, path: str) -> None:
         self.path = path + ".lock"
-        self._file: IO[str] | None = open(self.path, "a+")
+        self._file: IO[str] | None = open(self.path, "a+")  # noqa: SIM115 - held open: it holds the lock
         try:
             _lock(self._file)
         except OSError:
