@@ -414,3 +414,14 @@ def test_a_writer_whose_file_changed_underneath_writes_nothing(tmp_path):
         with pytest.raises(LedgerError, match="changed under this handle"):
             led.withdraw(1, "KZT", 50)
         assert path.read_bytes() == before
+
+
+@settings(max_examples=200)
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), unique=True, max_size=50))
+def test_settled_trade_ids_round_trip_through_their_blob(ids):
+    from exchange.clearing.keys import decode_ids, encode_ids
+
+    ids = np.array(sorted(ids), np.int64)
+    assert decode_ids(encode_ids(ids)).tolist() == ids.tolist()
+    dense = np.arange(1_000, 3_000, 2, dtype=np.int64)
+    assert len(encode_ids(dense)) == 9 + len(dense) - 1  # one byte a gap

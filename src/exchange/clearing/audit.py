@@ -20,7 +20,6 @@ _INTEGER_COLUMNS = {
     "accounts": ("member", "balance"), "journal": ("member", "amount"),
     "run_lines": ("member", "amount"), "run_balances": ("member", "balance"),
     "carried_net": ("member", "amount"),
-    "carried_gross": ("receiver", "deliverer", "base_amount", "pay_amount", "proceeds", "fee"),
 }
 
 
@@ -63,7 +62,7 @@ def check_ledger(conn: sqlite3.Connection, cache: Mapping[tuple[int, str], int],
 def _check_report(conn: sqlite3.Connection, run_id: str, journal: dict[tuple[int, str], int]) -> None:
     """A settlement run's journal equals the movements of its report: settled NET lines, the
     CCP's lines and the five legs of every settled GROSS deal."""
-    from .results import SETTLED, decode_gross
+    from .results import GROSS_LINE_DTYPE, SETTLED, decode_coded
 
     moves: dict[tuple[int, str], int] = {}
 
@@ -76,7 +75,7 @@ def _check_report(conn: sqlite3.Connection, run_id: str, journal: dict[tuple[int
             add((CLEARING_HOUSE if kind == "ccp" else member, asset), amount)
     row = conn.execute("SELECT lines, assets FROM run_gross WHERE run_id = ?", (run_id,)).fetchone()
     if row is not None:
-        lines = decode_gross(row[0], json.loads(row[1]))
+        lines = decode_coded(row[0], json.loads(row[1]), GROSS_LINE_DTYPE)
         for d in lines[lines["status"] == SETTLED].tolist():
             base, quote = CODES.asset.name(d[5]), CODES.asset.name(d[7])
             add((d[3], base), d[6])

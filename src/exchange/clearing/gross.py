@@ -15,6 +15,7 @@ import numpy as np
 from exchange.codes import CODES
 
 from .netting import EXCHANGE_FEES, factorize
+from .results import SHORTFALL_DTYPE
 
 __all__ = ["GrossOutcome", "Legs", "settle_gross"]
 
@@ -69,15 +70,18 @@ class Legs:
 @dataclass
 class GrossOutcome:
     settled: np.ndarray  # bool per deal
-    shortfalls: list[tuple]  # (trade_id, leg, member, asset code, needed, available)
+    shortfalls: np.ndarray  # SHORTFALL_DTYPE, in deal order
     legs: Legs | None
+
+
+_ORDERED_SHORTFALL = np.dtype([("order", "i8")] + SHORTFALL_DTYPE.descr)
 
 
 def settle_gross(deals: np.ndarray, work: Any) -> GrossOutcome:
     """Settle GROSS deals in order, each all or nothing; updates ``work`` (balances by
     (member, asset code)). Same outcome as checking every deal in order."""
     if len(deals) == 0:
-        return GrossOutcome(np.zeros(0, bool), [], None)
+        return GrossOutcome(np.zeros(0, bool), np.zeros(0, SHORTFALL_DTYPE), None)
     legs = Legs.of(deals)
     debits = legs.per_account(np.ones(len(deals), bool), debits_only=True)
     short = {key[0] for key, needed in debits.items() if work.get(key) < needed}
@@ -87,12 +91,12 @@ def settle_gross(deals: np.ndarray, work: Any) -> GrossOutcome:
     settled = rec_ok & dlv_ok
     rec_dead, dlv_dead = np.isin(deals["receiver"], dead), np.isin(deals["deliverer"], dead)
     doomed = (rec_dead | dlv_dead) & (rec_ok | rec_dead) & (dlv_ok | dlv_dead)
-    shortfalls = _sequential(deals, np.flatnonzero(~settled & ~doomed), legs, settled, work)
-    shortfalls += _doomed_shortfalls(deals, np.flatnonzero(doomed), rec_dead, dlv_dead)
-    shortfalls.sort(key=lambda row: row[0])
+    stepped = np.array(_sequential(deals, np.flatnonzero(~settled & ~doomed), legs, settled, work), _ORDERED_SHORTFALL)
+    shortfalls = np.concatenate([stepped, _doomed_shortfalls(deals, np.flatnonzero(doomed), rec_dead, dlv_dead)])
+    shortfalls = shortfalls[np.argsort(shortfalls["order"], kind="stable")]
     for key, amount in legs.per_account(settled).items():
         work.add(key, amount)
-    return GrossOutcome(settled, [row[1:] for row in shortfalls], legs)
+    return GrossOutcome(settled, shortfalls[list(SHORTFALL_DTYPE.names)].astype(SHORTFALL_DTYPE), legs)
 
 
 def _penniless(deals: np.ndarray, debits: dict, short: set[int], work: Any) -> list[int]:
@@ -113,25 +117,26 @@ def _penniless(deals: np.ndarray, debits: dict, short: set[int], work: Any) -> l
     return [m for m in candidates if m not in spoiled]
 
 
-def _doomed_shortfalls(deals: np.ndarray, rows: np.ndarray, rec_dead: np.ndarray, dlv_dead: np.ndarray) -> list[tuple]:
+def _doomed_shortfalls(deals: np.ndarray, rows: np.ndarray, rec_dead: np.ndarray, dlv_dead: np.ndarray) -> np.ndarray:
     """The shortfalls of deals that fail for a penniless party: each of its debits whole,
-    nothing held, in the order the step by step check lists them (receiver's quote, deliverer's
+    nothing held, ordered as the step by step check lists them (receiver's quote, deliverer's
     base, deliverer's quote when its fee exceeds the quote amount)."""
     d = deals[rows]
     kinds = ((1, rec_dead[rows] & (d["pay_amount"] > 0), "receiver", "quote_asset", d["pay_amount"]),
              (2, dlv_dead[rows] & (d["base_amount"] > 0), "deliverer", "base_asset", d["base_amount"]),
              (3, dlv_dead[rows] & (d["proceeds"] < 0), "deliverer", "quote_asset", -d["proceeds"]))
-    parts = [np.rec.fromarrays([rows[sel] * 4 + k, d["trade_id"][sel], d["leg"][sel], d[who][sel], d[asset][sel],
-                                needed[sel], np.zeros(int(sel.sum()), np.int64)])
-             for k, sel, who, asset, needed in kinds]
-    both = np.concatenate(parts)
-    both = both[np.argsort(both["f0"], kind="stable")]
-    return list(zip((both["f0"] // 4).tolist(), *(both[f"f{k}"].tolist() for k in range(1, 7))))
+    parts = []
+    for k, sel, who, asset, needed in kinds:
+        part = np.zeros(int(sel.sum()), _ORDERED_SHORTFALL)
+        part["order"], part["trade_id"], part["leg"] = rows[sel] * 4 + k, d["trade_id"][sel], d["leg"][sel]
+        part["member"], part["asset"], part["needed"] = d[who][sel], d[asset][sel], needed[sel]
+        parts.append(part)
+    return np.concatenate(parts)
 
 
 def _sequential(deals: np.ndarray, rows: np.ndarray, legs: Legs, settled: np.ndarray, work: Any) -> list[tuple]:
     """Check ``rows`` one by one in order, marking ``settled``; return the shortfall rows
-    (each led by the deal's index).
+    (each led by its order: 4 x the deal's index).
 
     Only under-funded members' deals come here; the balances start from ``work`` (deals between
     covered members never touch an under-funded member's balance).
@@ -159,5 +164,5 @@ def _sequential(deals: np.ndarray, rows: np.ndarray, legs: Legs, settled: np.nda
             if cell not in local:
                 local[cell] = work.get(legs.key(cell))
             local[cell] += amount
-    return [(i, int(deals["trade_id"][i]), int(deals["leg"][i]), *legs.key(cell), needed, have)
+    return [(i * 4, int(deals["trade_id"][i]), int(deals["leg"][i]), *legs.key(cell), needed, have)
             for i, short in failed for cell, needed, have in short]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
-__all__ = ["TradeKeys"]
+__all__ = ["TradeKeys", "decode_ids", "encode_ids"]
 
 _EMPTY = np.zeros(0, np.int64)
 
@@ -99,3 +99,27 @@ def _sorted_unique(parts: list[np.ndarray]) -> np.ndarray:
         return parts[0]
     ids = np.sort(np.concatenate(parts), kind="stable")
     return ids[np.r_[True, ids[1:] != ids[:-1]]] if len(ids) else ids
+
+
+def encode_ids(ids: np.ndarray) -> bytes:
+    """Sorted unique int64 ids as bytes: the first id, the width of the gaps, the gaps in the
+    narrowest unsigned type that holds them (an exchange's ids are dense: mostly one byte)."""
+    if not len(ids):
+        return b""
+    gaps = np.diff(ids).astype(np.uint64)
+    top = int(gaps.max()) if len(gaps) else 0
+    width = next(w for w in (1, 2, 4, 8) if top < 1 << (8 * w))
+    return np.array([ids[0]], "<i8").tobytes() + bytes([width]) + gaps.astype(f"<u{width}").tobytes()
+
+
+def decode_ids(blob: bytes) -> np.ndarray:
+    """Inverse of :func:`encode_ids` (wrapping int64 sums give back ids anywhere in int64)."""
+    if not blob:
+        return _EMPTY.copy()
+    gaps = np.frombuffer(blob, f"<u{blob[8]}", offset=9).astype(np.int64)
+    out = np.empty(len(gaps) + 1, np.int64)
+    out[0] = np.frombuffer(blob[:8], "<i8")[0]
+    with np.errstate(over="ignore"):
+        np.cumsum(gaps, out=out[1:])
+        out[1:] += out[0]
+    return out

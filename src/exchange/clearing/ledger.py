@@ -26,19 +26,26 @@ import operator
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from exchange.codes import CODES
 from exchange.records import MEMBER_ID_MAX
 from exchange.reference.instruments import MAX_INT64, checked_int
 
 from .audit import check_ledger
 from .keys import TradeKeys
-from .netting import CLEARING_HOUSE, EXCHANGE_FEES
+from .netting import CLEARING_HOUSE, EXCHANGE_FEES, GROSS_DTYPE
 from .reservations import InsufficientFunds, Reservations
+from .runs import (
+    RunRecord,
+    SettlementNotice,
+    read_carried,
+    read_run_rows,
+    read_settled_keys,
+    write_run_rows,
+)
 from .store import (
     SCHEMA_VERSION,
     LedgerCorrupt,
@@ -75,59 +82,6 @@ Key = tuple[int, str]
 class ConservationError(LedgerError):
     """A run would change the sum of some asset's balances or leave a member below zero; the
     transaction is rolled back."""
-
-
-@dataclass(frozen=True)
-class SettlementNotice:
-    """What listeners hear after a settlement run commits.
-
-    ``carried``: (member, asset) -> signed net amount carried to ``roll_to`` (negative: the
-    member still owes it): failed NET obligations and both parties' legs of failed GROSS deals.
-    ``debits``: (member, asset) -> what the member still has to pay on ``roll_to`` (its failed
-    NET debits plus its debit legs of failed GROSS deals, each counted gross). Both are empty
-    when failures are cancelled (``roll_to`` None).
-    """
-
-    run_id: str
-    date: _dt.date
-    roll_to: _dt.date | None
-    carried: Mapping[Key, int]
-    debits: Mapping[Key, int]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "carried", MappingProxyType(dict(self.carried)))
-        object.__setattr__(self, "debits", MappingProxyType(dict(self.debits)))
-
-
-@dataclass
-class RunRecord:
-    """Everything one settlement run writes, applied atomically by :meth:`Ledger.post_run`.
-
-    ``movements`` are the run's balance changes per (member, asset), one journal row each.
-    ``lines`` and ``shortfalls`` are report rows; ``gross`` the GROSS report blob whose asset
-    codes index ``gross_assets``; ``carried_net``/``carried_gross`` obligations moved to a later
-    date; ``consume_*`` the ids of earlier carried rows this run settles or re-carries;
-    ``settled`` the keys of the trades whose legs this run settled (or carried); ``args`` what
-    the run was asked (a re-run must ask the same); ``notice`` what listeners hear.
-    """
-
-    run_id: str
-    kind: str
-    settle_date: str | None = None
-    digest: str | None = None
-    args: dict[str, Any] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
-    movements: Mapping[Key, int] = field(default_factory=dict)
-    lines: Sequence[tuple] = ()  # (kind, status, member, asset, amount, carried_to)
-    gross: bytes | None = None
-    gross_assets: Sequence[str] = ()
-    shortfalls: Sequence[tuple] = ()  # (trade_id, leg, member, asset, needed, available)
-    carried_net: Sequence[tuple] = ()  # (due_date, member, asset, amount)
-    carried_gross: Sequence[tuple] = ()  # carried_gross columns due_date .. trade_date
-    consume_net: Sequence[int] = ()
-    consume_gross: Sequence[int] = ()
-    settled: TradeKeys = field(default_factory=TradeKeys)
-    notice: SettlementNotice | None = None
 
 
 def _member(value: Any, name: str = "member") -> int:
@@ -488,30 +442,31 @@ class Ledger:
         return [self.run_info(i) for i in ids]
 
     def carried(self, due_date: Any) -> tuple[list[tuple], list[tuple]]:
-        """Unconsumed carried NET rows ``(id, member, asset, amount)`` and GROSS rows
+        """Unconsumed carried NET rows ``(id, member, asset, amount)`` and GROSS deals
         ``(id, trade_id, leg, receiver, deliverer, base_asset, base_amount, quote_asset,
-        pay_amount, proceeds, fee, trade_date)`` due on ``due_date``."""
-        day = _day(due_date)
-        net_rows = self._conn.execute(
-            "SELECT id, member, asset, amount FROM carried_net WHERE due_date = ? AND consumed_by IS NULL ORDER BY id",
-            (day,)).fetchall()
-        gross_rows = self._conn.execute(
-            "SELECT id, trade_id, leg, receiver, deliverer, base_asset, base_amount, quote_asset, pay_amount, "
-            "proceeds, fee, trade_date FROM carried_gross WHERE due_date = ? AND consumed_by IS NULL ORDER BY id",
-            (day,)).fetchall()
-        return net_rows, gross_rows
+        pay_amount, proceeds, fee, trade_date)`` due on ``due_date`` (``id``: the stored batch
+        of the deals that rolled together). O(rows)."""
+        net_rows, ids, deals = self.carried_deals(due_date)
+        columns = [deals[f].tolist() for f in GROSS_DTYPE.names if f != "date"]
+        for i, f in enumerate(n for n in GROSS_DTYPE.names if n != "date"):
+            if f in ("base_asset", "quote_asset"):
+                columns[i] = CODES.asset.decode(deals[f])
+            elif f == "trade_date":
+                columns[i] = deals[f].astype(str).tolist()
+        return net_rows, list(zip(ids, *columns))
+
+    def carried_deals(self, due_date: Any) -> tuple[list[tuple], list[int], np.ndarray]:
+        """What :meth:`carried` reads, the GROSS deals as one GROSS_DTYPE array (``date`` the
+        due date): (NET rows, the batch id of each deal, the deals)."""
+        net_rows, batches = read_carried(self._conn, _day(due_date))
+        deals = np.concatenate([b for _, b in batches]) if batches else np.zeros(0, GROSS_DTYPE)
+        deals["date"] = np.datetime64(_day(due_date), "D")
+        return net_rows, [i for i, b in batches for _ in range(len(b))], deals
 
     def settled_keys(self, due_date: Any) -> tuple[TradeKeys, dict[tuple[int, int], list[str]]]:
         """The keys of the trades whose legs due on ``due_date`` some run settled, and which
         runs settled each (due, trade day) group."""
-        due = int(np.datetime64(_day(due_date), "D").astype(np.int64))
-        groups: dict[tuple[int, int], list[np.ndarray]] = {}
-        runs: dict[tuple[int, int], list[str]] = {}
-        for run_id, trade_day, blob in self._conn.execute(
-                "SELECT run_id, trade_date, ids FROM settled_trades WHERE due_date = ? ORDER BY rowid", (due,)):
-            groups.setdefault((due, trade_day), []).append(np.frombuffer(blob, "<i8").astype(np.int64))
-            runs.setdefault((due, trade_day), []).append(run_id)
-        return TradeKeys.union([TradeKeys({k: ids}) for k, parts in groups.items() for ids in parts]), runs
+        return read_settled_keys(self._conn, int(np.datetime64(_day(due_date), "D").astype(np.int64)))
 
     def _hook(self, stage: str) -> None:
         if self.run_hook is not None:
@@ -549,7 +504,7 @@ class Ledger:
             self._write_movements(conn, run.run_id, run.kind, deltas, after, {
                 "settle_date": run.settle_date, "digest": run.digest,
                 "args": json.dumps(run.args, sort_keys=True), "summary": json.dumps(run.summary, sort_keys=True)})
-            self._write_rows(conn, run)
+            write_run_rows(conn, run)
             self._hook("journal")
             balances = {k: after.get(k, self._balances.get(k, 0)) for k in touched}
             conn.executemany("INSERT INTO run_balances VALUES (?, ?, ?, ?)",
@@ -563,42 +518,10 @@ class Ledger:
             self._notify(run.notice)
         return balances
 
-    @staticmethod
-    def _write_rows(conn: sqlite3.Connection, run: RunRecord) -> None:
-        rid = run.run_id
-        conn.executemany("INSERT INTO run_lines VALUES (?, ?, ?, ?, ?, ?, ?)", ((rid, *r) for r in run.lines))
-        if run.gross is not None:
-            conn.execute("INSERT INTO run_gross (run_id, assets, lines) VALUES (?, ?, ?)",
-                         (rid, json.dumps(list(run.gross_assets)), run.gross))
-        conn.executemany("INSERT INTO run_shortfalls VALUES (?, ?, ?, ?, ?, ?, ?)", ((rid, *r) for r in run.shortfalls))
-        conn.executemany(
-            "INSERT INTO carried_net (due_date, member, asset, amount, origin_run) VALUES (?, ?, ?, ?, ?)",
-            ((*r, rid) for r in run.carried_net))
-        conn.executemany(
-            "INSERT INTO carried_gross (due_date, trade_id, leg, receiver, deliverer, base_asset, base_amount, "
-            "quote_asset, pay_amount, proceeds, fee, trade_date, origin_run) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((*r, rid) for r in run.carried_gross))
-        conn.executemany("UPDATE carried_net SET consumed_by = ? WHERE id = ?", ((rid, i) for i in run.consume_net))
-        conn.executemany("UPDATE carried_gross SET consumed_by = ? WHERE id = ?", ((rid, i) for i in run.consume_gross))
-        conn.executemany("INSERT INTO settled_trades VALUES (?, ?, ?, ?)",
-                         ((rid, due, day, ids.astype("<i8").tobytes()) for (due, day), ids in run.settled.items()))
-
     def run_rows(self, run_id: str) -> dict[str, Any]:
         """The stored report of a run: rows of lines, shortfalls, balances; the gross blob and
         the asset names its codes index."""
-        q = self._conn.execute
-        gross = q("SELECT lines, assets FROM run_gross WHERE run_id = ?", (run_id,)).fetchone()
-        return {
-            "lines": q("SELECT kind, status, member, asset, amount, carried_to FROM run_lines WHERE run_id = ? "
-                       "ORDER BY rowid", (run_id,)).fetchall(),
-            "gross": None if gross is None else gross[0],
-            "gross_assets": [] if gross is None else json.loads(gross[1]),
-            "shortfalls": q("SELECT trade_id, leg, member, asset, needed, available FROM run_shortfalls "
-                            "WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall(),
-            "balances": q("SELECT member, asset, balance FROM run_balances WHERE run_id = ? ORDER BY member, asset",
-                          (run_id,)).fetchall(),
-        }
+        return read_run_rows(self._conn, run_id)
 
     def journal(self, run_id: str | None = None) -> list[tuple[int, str, int, str]]:
         """Journal rows ``(member, asset, amount, run_id)``, all or of one run."""

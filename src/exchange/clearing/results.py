@@ -2,8 +2,9 @@
 report is stored in (and read back from) the ledger file.
 
 Kinds, statuses and assets are codes (``exchange.codes.CODES``); ``to_arrow``/``to_pandas`` give
-names. The stored GROSS report is an ``.npy`` image (no pickle) whose asset codes index a list
-of names stored beside it, so it reads back right in any process.
+names. Large parts (the GROSS report, the shortfalls, rolled GROSS deals) are stored as ``.npy``
+images (no pickle) whose asset codes index a list of names stored beside them, so they read
+back right in any process.
 """
 from __future__ import annotations
 
@@ -102,30 +103,30 @@ def empty_result(run_id: str, day: np.datetime64, status: str, policy: str | Non
                             np.zeros(0, SHORTFALL_DTYPE), np.zeros(0, BALANCE_DTYPE), skipped, tuple(settled_by))
 
 
-def encode_gross(lines: np.ndarray) -> tuple[bytes, list[str]]:
-    """A GROSS_LINE_DTYPE array as an .npy image whose asset codes index the returned names
-    (sorted, so that the image does not depend on this process's codes)."""
+def encode_coded(lines: np.ndarray) -> tuple[bytes, list[str]]:
+    """A structured array as an .npy image (no pickle) whose asset codes index the returned
+    names (sorted, so that the image does not depend on this process's codes)."""
+    fields = [n for n in lines.dtype.names if CODES.fields.get(n) is CODES.asset]
     lines = lines.copy()
-    used = sorted(set(np.unique(lines["base_asset"]).tolist()) | set(np.unique(lines["quote_asset"]).tolist()),
-                  key=CODES.asset.name)  # by name: the same bytes in every process
+    used = sorted(set().union(*(np.unique(lines[f]).tolist() for f in fields)), key=CODES.asset.name)
     local = np.zeros(len(CODES.asset) + 1, np.int16)
     local[used] = np.arange(len(used))
-    for name in ("base_asset", "quote_asset"):
+    for name in fields:
         lines[name] = local[lines[name].astype(np.intp)]
     buffer = io.BytesIO()
     np.save(buffer, lines, allow_pickle=False)
     return buffer.getvalue(), CODES.asset.decode(np.asarray(used, np.int16))
 
 
-def decode_gross(blob: bytes | None, names: Sequence[str]) -> np.ndarray:
-    """Inverse of :func:`encode_gross`, on this process's codes; an empty array for None."""
+def decode_coded(blob: bytes | None, names: Sequence[str], dtype: np.dtype) -> np.ndarray:
+    """Inverse of :func:`encode_coded`, on this process's codes; an empty array for None."""
     if blob is None:
-        return np.zeros(0, GROSS_LINE_DTYPE)
+        return np.zeros(0, dtype)
     lines = np.load(io.BytesIO(blob), allow_pickle=False)
-    if lines.dtype != GROSS_LINE_DTYPE:
-        raise ValueError(f"stored report has dtype {lines.dtype}, expected {GROSS_LINE_DTYPE}")
+    if lines.dtype != dtype:
+        raise ValueError(f"stored report has dtype {lines.dtype}, expected {dtype}")
     codes = CODES.asset.codes(names) if names else np.zeros(1, np.int16)
-    for name in ("base_asset", "quote_asset"):
+    for name in (n for n in dtype.names if CODES.fields.get(n) is CODES.asset):
         lines[name] = codes[lines[name].astype(np.intp)]
     return lines
 

@@ -50,9 +50,9 @@ from .results import (
     SETTLED,
     SettlementResult,
     balance_array,
-    decode_gross,
+    decode_coded,
     empty_result,
-    encode_gross,
+    encode_coded,
     net_line_array,
     shortfall_array,
 )
@@ -102,17 +102,17 @@ def settle(
     skipped = len(full.keys) - len(fresh.keys)
     by = sorted({r for (d, t), ids in full.keys.items() for r in settled_runs.get((d, t), [])
                  if settled.contains(d, t, ids).any()})
-    carried_net, carried_gross = ledger.carried(day)
-    if not len(fresh.keys) and not carried_net and not carried_gross:
+    carried_net, batches, carried_gross = ledger.carried_deals(day)
+    if not len(fresh.keys) and not carried_net and not len(carried_gross):
         return empty_result(run_id, day, "already_settled" if skipped else "nothing_due", None, skipped, by)
-    deals = np.concatenate([_carried_gross_array(carried_gross, day), fresh.gross])
+    deals = np.concatenate([carried_gross, fresh.gross])
     work = _WorkingBalances(ledger)
     gross = settle_gross(deals, work)
     netted = _settle_net(_merge_net(fresh.net, carried_net), work)
     record, parts = _record(run_id, day, on_fail, target, deals, gross, netted)
     record.args, record.digest, record.settled = args, args["obligations"], fresh.keys
     record.consume_net = [row[0] for row in carried_net]
-    record.consume_gross = [row[0] for row in carried_gross]
+    record.consume_gross = sorted(set(batches))
     balances = ledger.post_run(record)
     if balances is None:  # another handle settled this run id first
         return _stored_result(ledger, run_id, day, args)
@@ -241,7 +241,7 @@ def _record(run_id, day, policy, target, deals, gross: GrossOutcome, netted) -> 
     report += [("ccp", "settled", CLEARING_HOUSE, name(a), x, None) for a, x in ccp.items()]
     failed = deals[~gross.settled]
     gross_lines = _gross_lines(deals, gross.settled, _NAT if target is None else target)
-    blob, blob_assets = encode_gross(gross_lines)
+    blob, blob_assets = encode_coded(gross_lines)
     movements: dict[tuple[int, str], int] = {}
     for (m, a), x in gross.legs.per_account(gross.settled).items() if gross.legs else ():
         movements[(m, name(a))] = x
@@ -250,10 +250,7 @@ def _record(run_id, day, policy, target, deals, gross: GrossOutcome, netted) -> 
             movements[(m, name(a))] = movements.get((m, name(a)), 0) + x
     for a, x in ccp.items():
         movements[(CLEARING_HOUSE, name(a))] = movements.get((CLEARING_HOUSE, name(a)), 0) + x
-    short = shortfall_array(gross.shortfalls + net_short, named=False)
-    shortfalls = list(zip(short["trade_id"].tolist(), short["leg"].tolist(), short["member"].tolist(),
-                          CODES.asset.decode(short["asset"]), short["needed"].tolist(), short["available"].tolist()))
-    carried_gross = [] if target is None else _carried_rows(failed, ctext)
+    short = np.concatenate([gross.shortfalls, shortfall_array(net_short, named=False)])
     summary = {
         "policy": policy, "carried_to": ctext, "failed_members": sorted({m for m, _, _, ok in lines if not ok}),
         "gross_settled": int(gross.settled.sum()), "gross_failed": int((~gross.settled).sum()),
@@ -261,19 +258,12 @@ def _record(run_id, day, policy, target, deals, gross: GrossOutcome, netted) -> 
     }
     record = RunRecord(
         run_id=run_id, kind="settlement", settle_date=str(day), summary=summary, movements=movements,
-        lines=report, gross=blob, gross_assets=blob_assets, shortfalls=shortfalls,
+        lines=report, gross=blob, gross_assets=blob_assets, shortfalls=short,
         carried_net=[] if target is None else [(ctext, m, name(a), x) for m, a, x, ok in lines if not ok],
-        carried_gross=carried_gross, notice=_notice(run_id, day, target, lines, gross, failed),
+        carried_gross=None if target is None else failed, carried_to=ctext,
+        notice=_notice(run_id, day, target, lines, gross, failed),
     )
     return record, (net_line_array(report), gross_lines, short)
-
-
-def _carried_rows(failed: np.ndarray, due: str) -> list[tuple]:
-    """The carried_gross rows (names, ISO dates) of the failed GROSS deals."""
-    names = {n: CODES.asset.decode(failed[n]) for n in ("base_asset", "quote_asset")}
-    columns = [failed[n].tolist() if n not in names else names[n] for n in GROSS_DTYPE.names if n != "date"]
-    columns[-1] = failed["trade_date"].astype(str).tolist()
-    return list(zip([due] * len(failed), *columns))
 
 
 def _notice(run_id, day, target, lines, gross: GrossOutcome, failed: np.ndarray) -> SettlementNotice:
@@ -305,15 +295,6 @@ def _gross_lines(deals: np.ndarray, settled: np.ndarray, carried_to: np.datetime
     return out
 
 
-def _carried_gross_array(rows: list[tuple], day: np.datetime64) -> np.ndarray:
-    out = np.zeros(len(rows), GROSS_DTYPE)
-    code = CODES.asset.code
-    for i, (_, trade_id, leg, rec, dlv, base, base_amount, quote, pay, proceeds, fee, trade_date) in enumerate(rows):
-        out[i] = (trade_id, leg, day, rec, dlv, code(base), base_amount, code(quote), pay, proceeds, fee,
-                  np.datetime64(trade_date, "D"))
-    return out
-
-
 def _stored_result(ledger: Ledger, run_id: str, day: np.datetime64, args: dict) -> SettlementResult | None:
     """The result of an already-recorded run, or None. RunConflict if it was asked otherwise."""
     info = ledger.run_info(run_id)
@@ -327,7 +308,7 @@ def _stored_result(ledger: Ledger, run_id: str, day: np.datetime64, args: dict) 
     rows = ledger.run_rows(run_id)
     return SettlementResult(
         run_id, day, "already_settled", info["summary"].get("policy"), net_line_array(rows["lines"]),
-        decode_gross(rows["gross"], rows["gross_assets"]), shortfall_array(rows["shortfalls"]),
+        decode_coded(rows["gross"], rows["gross_assets"], GROSS_LINE_DTYPE), rows["shortfalls"],
         balance_array(rows["balances"]),
     )
 

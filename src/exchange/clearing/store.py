@@ -4,7 +4,9 @@ Every table is STRICT: an amount or a balance can only be an INTEGER (SQLite ref
 a text, which it would otherwise store silently), and ``accounts`` refuses a negative balance of
 a member (ids >= 0) by a CHECK. A run's movements are one journal row per account it touched
 (``balance == SUM(journal.amount)`` per account, checked by ``Ledger.verify``); the trades a run
-settled are stored as sorted id blobs per (due date, trade date) in ``settled_trades``.
+settled are stored as id blobs per (due date, trade date) in ``settled_trades``
+(``keys.encode_ids``); a run's shortfalls and its GROSS deals that rolled are one blob each
+(``results.encode_coded``): a big run writes a few blobs, not hundreds of thousands of rows.
 
 One writer at a time: a writing ``Ledger`` holds an exclusive advisory lock on ``<file>.lock``
 for as long as it is open (``flock``; the OS drops it when the process dies, so a killed writer
@@ -41,10 +43,7 @@ CREATE TABLE run_lines (
     asset TEXT NOT NULL, amount INTEGER NOT NULL, carried_to TEXT) STRICT;
 CREATE INDEX run_lines_run ON run_lines (run_id);
 CREATE TABLE run_gross (run_id TEXT PRIMARY KEY, assets TEXT NOT NULL, lines BLOB NOT NULL) STRICT;
-CREATE TABLE run_shortfalls (
-    run_id TEXT NOT NULL, trade_id INTEGER, leg INTEGER, member INTEGER NOT NULL,
-    asset TEXT NOT NULL, needed INTEGER NOT NULL, available INTEGER NOT NULL) STRICT;
-CREATE INDEX run_shortfalls_run ON run_shortfalls (run_id);
+CREATE TABLE run_shortfalls (run_id TEXT PRIMARY KEY, assets TEXT NOT NULL, lines BLOB NOT NULL) STRICT;
 CREATE TABLE run_balances (
     run_id TEXT NOT NULL, member INTEGER NOT NULL, asset TEXT NOT NULL, balance INTEGER NOT NULL) STRICT;
 CREATE INDEX run_balances_run ON run_balances (run_id);
@@ -53,11 +52,8 @@ CREATE TABLE carried_net (
     amount INTEGER NOT NULL, origin_run TEXT NOT NULL, consumed_by TEXT) STRICT;
 CREATE INDEX carried_net_due ON carried_net (due_date);
 CREATE TABLE carried_gross (
-    id INTEGER PRIMARY KEY, due_date TEXT NOT NULL, trade_id INTEGER NOT NULL, leg INTEGER NOT NULL,
-    receiver INTEGER NOT NULL, deliverer INTEGER NOT NULL, base_asset TEXT NOT NULL,
-    base_amount INTEGER NOT NULL, quote_asset TEXT NOT NULL, pay_amount INTEGER NOT NULL,
-    proceeds INTEGER NOT NULL, fee INTEGER NOT NULL, trade_date TEXT NOT NULL, origin_run TEXT NOT NULL,
-    consumed_by TEXT) STRICT;
+    id INTEGER PRIMARY KEY, due_date TEXT NOT NULL, origin_run TEXT NOT NULL, assets TEXT NOT NULL,
+    deals BLOB NOT NULL, consumed_by TEXT) STRICT;
 CREATE INDEX carried_gross_due ON carried_gross (due_date);
 CREATE TABLE settled_trades (
     run_id TEXT NOT NULL, due_date INTEGER NOT NULL, trade_date INTEGER NOT NULL, ids BLOB NOT NULL) STRICT;
