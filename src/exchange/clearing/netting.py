@@ -222,12 +222,11 @@ class _Netting:
         _add_keys(self.far, c.far_day[far], c.trade_day[far], c.ints["trade_id"][far])
         is_net = c.settlement == 0
         self.cells.append(_net_cells(c, near & is_net, far & is_net))
-        rows, legs = _gross_rows(c, near & ~is_net, far & ~is_net)
+        rows, at, legs = _gross_rows(c, near & ~is_net, far & ~is_net)
         self.gross.append(rows)
         if self.skip is not None:
             near_kept, far_kept = near & ~self._skipped(c), far & ~self._skipped(c)
             self.kept_cells.append(_net_cells(c, near_kept & is_net, far_kept & is_net))
-            at = rows["_chunk_row"]
             kept = np.where(legs == 0, near_kept[at], far_kept[at])
             self.gross_kept.append(kept)
 
@@ -378,9 +377,9 @@ def _merge_cells(parts: list[tuple[np.ndarray, ...]]) -> np.ndarray:
     return out[order]
 
 
-def _gross_rows(c: Chunk, near: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The chunk's selected GROSS legs in (record, leg) order as GROSS_DTYPE fields plus
-    ``_chunk_row`` (the row in the chunk), and the leg of each."""
+def _gross_rows(c: Chunk, near: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The chunk's selected GROSS legs in (record, leg) order as GROSS_DTYPE rows, with the
+    row in the chunk and the leg of each."""
     n, f = np.flatnonzero(near), np.flatnonzero(far)
     rows = np.concatenate([n, f])
     leg = np.repeat(np.array([0, 1], np.int8), [len(n), len(f)])
@@ -389,8 +388,8 @@ def _gross_rows(c: Chunk, near: np.ndarray, far: np.ndarray) -> tuple[np.ndarray
         rows, leg = rows[order], leg[order]
     is_far = leg == 1
     i = c.ints
-    out = np.empty(len(rows), _GROSS_WORK_DTYPE)
-    out["trade_id"], out["leg"], out["_chunk_row"] = i["trade_id"][rows], leg, rows
+    out = np.empty(len(rows), GROSS_DTYPE)
+    out["trade_id"], out["leg"] = i["trade_id"][rows], leg
     out["date"] = np.where(is_far, c.far_day[rows], c.settle_day[rows]).view("M8[D]")
     out["trade_date"] = c.trade_day[rows].view("M8[D]")
     buyer, seller = i["buyer"][rows], i["seller"][rows]
@@ -402,10 +401,7 @@ def _gross_rows(c: Chunk, near: np.ndarray, far: np.ndarray) -> tuple[np.ndarray
     out["pay_amount"] = np.where(is_far, far_quote, quote + fb)
     out["proceeds"] = np.where(is_far, far_quote, quote - fs)
     out["fee"] = np.where(is_far, 0, fb + fs)
-    return out, leg
-
-
-_GROSS_WORK_DTYPE = np.dtype(GROSS_DTYPE.descr + [("_chunk_row", "i8")])
+    return out, rows, leg
 
 
 def _gross_order(parts: list[np.ndarray]) -> np.ndarray | None:
@@ -421,11 +417,8 @@ def _sort_gross(parts: list[np.ndarray]) -> np.ndarray:
     if not parts:
         return np.zeros(0, GROSS_DTYPE)
     order = _gross_order(parts)
-    out = np.empty(sum(len(p) for p in parts), GROSS_DTYPE)
-    for name in GROSS_DTYPE.names:
-        column = np.concatenate([p[name] for p in parts])
-        out[name] = column if order is None else column[order]
-    return out
+    out = np.concatenate(parts)  # whole rows: one copy, not one per field
+    return out if order is None else out[order]
 
 
 def _sort_gross_mask(parts: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:

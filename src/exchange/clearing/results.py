@@ -34,8 +34,9 @@ NET, GROSS, CCP = CODES.kind.code("net"), CODES.kind.code("gross"), CODES.kind.c
 NET_LINE_DTYPE = np.dtype(
     [("kind", "i1"), ("member", "i8"), ("asset", "i2"), ("amount", "i8"), ("status", "i1"), ("carried_to", "M8[D]")]
 )
-#: One GROSS instruction of a run with its outcome.
+#: One GROSS instruction of a run with its outcome (packed: a GROSS_DTYPE row, then these).
 GROSS_LINE_DTYPE = np.dtype(GROSS_DTYPE.descr + [("status", "i1"), ("carried_to", "M8[D]")])
+assert GROSS_LINE_DTYPE.fields["status"][1] == GROSS_DTYPE.itemsize
 #: Why something failed: needed > available for member in asset (trade_id -1 for NET).
 SHORTFALL_DTYPE = np.dtype(
     [("trade_id", "i8"), ("leg", "i1"), ("member", "i8"), ("asset", "i2"), ("needed", "i8"), ("available", "i8")]

@@ -287,9 +287,12 @@ def _notice(run_id, day, target, lines, gross: GrossOutcome, failed: np.ndarray)
 
 
 def _gross_lines(deals: np.ndarray, settled: np.ndarray, carried_to: np.datetime64) -> np.ndarray:
+    """GROSS_LINE_DTYPE rows: each deal's bytes (a GROSS_LINE row begins with the GROSS row it
+    reports, both packed) and its outcome."""
     out = np.zeros(len(deals), GROSS_LINE_DTYPE)
-    for name in GROSS_DTYPE.names:
-        out[name] = deals[name]
+    width = GROSS_DTYPE.itemsize
+    out.view(np.uint8).reshape(len(deals), GROSS_LINE_DTYPE.itemsize)[:, :width] = np.ascontiguousarray(
+        deals).view(np.uint8).reshape(len(deals), width)
     out["status"] = np.where(settled, SETTLED, FAILED)
     out["carried_to"] = np.where(settled, _NAT, carried_to)
     return out
