@@ -385,7 +385,7 @@ def test_verify_checks_signs_and_types(tmp_path):
 
 def test_a_second_writer_is_refused_and_readers_are_fine(tmp_path):
     """Issue 10: a second Ledger handle with a stale view withdrew money settlement had paid."""
-    path = tmp_path / "l.sqlite"
+    path = tmp_path / "a ledger #1.sqlite"  # a reader opens it by URI: odd characters stay odd
     writer = Ledger(path)
     writer.open_account(1, "KZT")
     writer.deposit(1, "KZT", 100)

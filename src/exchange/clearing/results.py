@@ -141,17 +141,10 @@ def net_line_array(lines: Sequence[tuple]) -> np.ndarray:
     return out
 
 
-def shortfall_array(rows: Sequence[tuple], named: bool = True) -> np.ndarray:
-    """Rows ``(trade_id, leg, member, asset, needed, available)``; the asset a name, or a code
-    if not ``named``. O(rows), the names looked up once each."""
+def shortfall_array(rows: Sequence[tuple]) -> np.ndarray:
+    """Rows ``(trade_id, leg, member, asset code, needed, available)`` as SHORTFALL_DTYPE."""
     out = np.zeros(len(rows), SHORTFALL_DTYPE)
-    if not rows:
-        return out
-    columns = list(zip(*rows))
-    if named:
-        code = {name: CODES.asset.code(name) for name in set(columns[3])}
-        columns[3] = [code[name] for name in columns[3]]
-    for name, column in zip(SHORTFALL_DTYPE.names, columns):
+    for name, column in zip(SHORTFALL_DTYPE.names, zip(*rows)):
         out[name] = column
     return out
 

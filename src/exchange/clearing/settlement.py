@@ -167,7 +167,7 @@ def _check_registry(due: Obligations, ledger: Ledger) -> None:
     """TradeValidationError if the obligations name a member or an asset without accounts."""
     known_m = set(ledger.members()) | {CLEARING_HOUSE, -2}
     known_a = set(ledger.assets())
-    used_m = set(due.net["member"].tolist()) | set(due.gross["receiver"].tolist()) | set(due.gross["deliverer"].tolist())
+    used_m = set(np.unique(np.concatenate([due.net["member"], due.gross["receiver"], due.gross["deliverer"]])).tolist())
     codes = np.concatenate([due.net["asset"], due.gross["base_asset"], due.gross["quote_asset"]])
     used_a = set(CODES.asset.decode(np.unique(codes)))
     if used_m - known_m:
@@ -250,7 +250,7 @@ def _record(run_id, day, policy, target, deals, gross: GrossOutcome, netted) -> 
             movements[(m, name(a))] = movements.get((m, name(a)), 0) + x
     for a, x in ccp.items():
         movements[(CLEARING_HOUSE, name(a))] = movements.get((CLEARING_HOUSE, name(a)), 0) + x
-    short = np.concatenate([gross.shortfalls, shortfall_array(net_short, named=False)])
+    short = np.concatenate([gross.shortfalls, shortfall_array(net_short)])
     summary = {
         "policy": policy, "carried_to": ctext, "failed_members": sorted({m for m, _, _, ok in lines if not ok}),
         "gross_settled": int(gross.settled.sum()), "gross_failed": int((~gross.settled).sum()),

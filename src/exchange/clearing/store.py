@@ -19,6 +19,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO
 
 __all__ = ["SCHEMA_VERSION", "LedgerCorrupt", "LedgerError", "LedgerLocked", "WriterLock", "connect", "transaction"]
@@ -84,7 +85,7 @@ def connect(path: str | None, readonly: bool) -> sqlite3.Connection:
     fresh = path is None or not os.path.exists(path) or os.path.getsize(path) == 0
     if readonly and (path is None or fresh):
         raise LedgerError(f"ledger {path!r}: a read-only ledger needs an existing ledger file")
-    target = ":memory:" if path is None else (f"file:{path}?mode=ro" if readonly else path)
+    target = ":memory:" if path is None else (Path(path).resolve().as_uri() + "?mode=ro" if readonly else path)
     try:
         conn = sqlite3.connect(target, isolation_level=None, uri=readonly, check_same_thread=False)
     except sqlite3.Error as exc:

@@ -97,8 +97,12 @@ def random_trades(n: int, members: int = 50, days: int = 1, gross_share: float =
                   start: str = "2024-01-02") -> np.ndarray:
     """``n`` random trade records (TRADE_RECORD_DTYPE) among members ``1..members`` over
     ``days`` trading days from ``start``; ``gross_share`` of them on the securities market."""
-    parts = list(random_trade_chunks(n, members, days, gross_share, seed, start))
-    return np.concatenate(parts) if parts else empty_trades(0)
+    out = empty_trades(n)  # filled block by block: no second copy of all the records
+    first = 0
+    for block in random_trade_chunks(n, members, days, gross_share, seed, start):
+        out[first:first + len(block)] = block
+        first += len(block)
+    return out
 
 
 def random_trades_arrow(n: int, members: int = 50, days: int = 1, gross_share: float = 0.2, seed: int = 0,
