@@ -637,3 +637,35 @@ def test_random_runs_settle_each_trade_once(case):
         assert {(m, a): b for m, a, b in led.accounts()} == expected
     assert totals(led) == totals_before
     led.verify(deep=True)
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
+@given(days_and_runs(), st.sets(st.integers(1, 4), max_size=3))
+def test_random_runs_with_failures_process_each_leg_once(case, poor):
+    """The same random runs with some members short of money: failures roll or are cancelled,
+    yet every asset is conserved, the ledger verifies, and each trade leg is settled (or
+    carried) by exactly one run."""
+    trades, runs = case
+    led = new_ledger({(m, a): 30 if m in poor else 10**9 for m in (1, 2, 3, 4) for a in ASSETS})
+    totals_before = totals(led)
+    processed: dict = {}  # (trade_id, due date) -> the run that settled or carried it
+    for offset, run_id, chosen in runs:
+        day = D1 + offset
+        subset = trades[np.asarray(chosen, bool)]
+        try:
+            result = settle(led, day, subset, roll_to=day + 1, on_fail="roll" if offset % 2 else "cancel",
+                            run_id=run_id)
+        except RunConflict:
+            continue
+        if result.status != "settled":
+            continue
+        due_legs = {(int(t["trade_id"]), day) for t in subset if day in (t["settle_date"], t["far_settle_date"])}
+        fresh = due_legs - set(processed)
+        assert result.skipped == len(due_legs) - len(fresh)
+        processed.update(dict.fromkeys(fresh, result.run_id))
+        assert all(b >= 0 for m, _, b in led.accounts() if m >= 0)
+    assert totals(led) == totals_before
+    keys = {(int(i), np.datetime64(int(due), "D")) for day in {d for _, d in processed}
+            for (due, _), ids in led.settled_keys(day)[0].items() for i in ids}
+    assert keys == set(processed)
+    led.verify(deep=True)
