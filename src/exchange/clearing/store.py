@@ -87,7 +87,7 @@ def connect(path: str | None, readonly: bool) -> sqlite3.Connection:
         raise LedgerError(f"ledger {path!r}: a read-only ledger needs an existing ledger file")
     target = ":memory:" if path is None else (Path(path).resolve().as_uri() + "?mode=ro" if readonly else path)
     try:
-        conn = sqlite3.connect(target, isolation_level=None, uri=readonly, check_same_thread=False)
+        conn = sqlite3.connect(target, isolation_level=None, uri=readonly)
     except sqlite3.Error as exc:
         raise LedgerCorrupt(f"ledger {path!r}: cannot open ({exc})") from exc
     try:
