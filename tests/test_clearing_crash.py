@@ -24,12 +24,14 @@ import pytest
 import exchange
 from exchange.clearing import Ledger, settle
 from exchange.clearing.synthetic import INSTRUMENTS, random_trades
+from exchange.codes import CODES
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
 DAY = "2024-01-02"
 ROLL = "2024-01-03"
 MEMBERS = 300
+TRADES = 60_000
 # The child must import the very package this test imported (the installed one in CI, src/ in an
 # editable install), never an uncompiled source tree.
 PACKAGE_ROOT = str(Path(exchange.__file__).resolve().parents[1])
@@ -37,11 +39,11 @@ PACKAGE_ROOT = str(Path(exchange.__file__).resolve().parents[1])
 CHILD = textwrap.dedent(
     """
     import os, sys, time
-    import numpy as np
     from exchange.clearing import Ledger, settle
-    path, trades_path, marker, stage, pause = sys.argv[1:6]
+    from exchange.clearing.synthetic import random_trades
+    path, marker, stage, pause = sys.argv[1:5]
     ledger = Ledger(path)
-    trades = np.load(trades_path)
+    trades = random_trades({n}, members={members}, gross_share=0.5, seed=11)  # the parent's trades
     def hook(current):
         if current == stage:
             with open(marker, "w") as f:
@@ -51,7 +53,7 @@ CHILD = textwrap.dedent(
     settle(ledger, "{day}", trades, roll_to="{roll}")
     print("done")
     """
-).format(day=DAY, roll=ROLL)
+).format(day=DAY, roll=ROLL, n=TRADES, members=MEMBERS)
 
 
 def dump(path: Path) -> dict[str, list]:
@@ -80,9 +82,7 @@ def setup(tmp_path_factory):
         # most members are rich, every tenth is broke: the run has failures, rolls and CCP exposure
         rows = [(m, a, int(rng.integers(10**12, 10**13))) for m in range(1, MEMBERS + 1) if m % 10 for a in assets]
         ledger.deposit_many(rows)
-    trades = random_trades(60_000, members=MEMBERS, gross_share=0.5, seed=11)
-    trades_path = base / "trades.npy"
-    np.save(trades_path, trades)
+    trades = random_trades(TRADES, members=MEMBERS, gross_share=0.5, seed=11)
     after_path = base / "after.sqlite"
     shutil.copy(path, after_path)
     with Ledger(after_path) as ledger:
@@ -90,14 +90,14 @@ def setup(tmp_path_factory):
         ledger.run_hook = lambda stage: stamps.setdefault(stage, time.perf_counter())
         result = settle(ledger, DAY, trades, roll_to=ROLL)
         stamps["end"] = time.perf_counter()
-    assert result.failed_members and (result.gross["status"] == "failed").any()
-    return dict(path=path, trades=trades_path, before=dump(path), after=dump(after_path),
+    assert result.failed_members and (result.gross["status"] == CODES.status.code("failed")).any()
+    return dict(path=path, trades=trades, before=dump(path), after=dump(after_path),
                 run_seconds=stamps["end"] - stamps["begin"])
 
 
-def run_child(db: Path, trades: Path, marker: Path, stage: str, pause: float) -> subprocess.Popen:
+def run_child(db: Path, marker: Path, stage: str, pause: float) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(trades), str(marker), stage, str(pause)],
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(marker), stage, str(pause)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -123,7 +123,7 @@ def test_killed_inside_the_transaction_leaves_the_state_before(setup, tmp_path, 
     db = tmp_path / "ledger.sqlite"
     shutil.copy(setup["path"], db)
     marker = tmp_path / "inside"
-    child = run_child(db, setup["trades"], marker, stage, pause=600)
+    child = run_child(db, marker, stage, pause=600)
     wait_for(marker, child)
     kill(child)
     assert child.returncode == -signal.SIGKILL
@@ -132,7 +132,7 @@ def test_killed_inside_the_transaction_leaves_the_state_before(setup, tmp_path, 
     assert dump(db) == setup["before"]
     # and the run can then be done for real, giving exactly the clean run's state
     with Ledger(db) as ledger:
-        assert settle(ledger, DAY, np.load(setup["trades"]), roll_to=ROLL).status == "settled"
+        assert settle(ledger, DAY, setup["trades"], roll_to=ROLL).status == "settled"
     assert dump(db) == setup["after"]
 
 
@@ -142,7 +142,7 @@ def test_killed_at_a_random_moment_leaves_before_or_after(setup, tmp_path):
         db = tmp_path / f"ledger{attempt}.sqlite"
         shutil.copy(setup["path"], db)
         marker = tmp_path / f"begin{attempt}"
-        child = run_child(db, setup["trades"], marker, "begin", pause=0)
+        child = run_child(db, marker, "begin", pause=0)
         wait_for(marker, child)
         time.sleep(random.Random(attempt).uniform(0, 1.5 * setup["run_seconds"]))
         kill(child)

@@ -1,4 +1,5 @@
-"""The ledger: accounts, banks, the pre-trade interface, persistence and corrupt files."""
+"""The ledger: accounts, banks, the pre-trade interface, persistence, integer safety, one
+writer at a time, verify(), and corrupt files."""
 from __future__ import annotations
 
 import sqlite3
@@ -15,9 +16,10 @@ from exchange.clearing.ledger import (
     SECURITIES_DEPOSITORY,
     ConservationError,
     InsufficientFunds,
-    Journal,
     Ledger,
     LedgerCorrupt,
+    LedgerError,
+    LedgerLocked,
     RunRecord,
 )
 
@@ -30,6 +32,15 @@ def ledger() -> Ledger:
             led.open_account(member, asset)
     led.deposit(1, "KZT", 1_000)
     return led
+
+
+def funded_file(tmp_path, amount: int):
+    """A closed ledger file where member 1 holds ``amount`` KZT."""
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as led:
+        led.open_account(1, "KZT")
+        led.deposit(1, "KZT", amount)
+    return path
 
 
 def state(led: Ledger) -> tuple:
@@ -189,16 +200,13 @@ def test_file_ledger_persists_balances_not_intraday_state(tmp_path):
     with Ledger(path) as led:
         assert led.balance(7, "USD") == 130
         assert led.reserved(7, "USD") == 0  # reservations are intraday, in memory only
-        assert [row[:3] for row in led.journal()] == [(7, "USD", 123), (7, "USD", 7)]
+        assert led.journal() == [(7, "USD", 123, "deposit:1"), (7, "USD", 7, "deposit:2")]
         assert [r["run_id"] for r in led.runs()] == ["deposit:1", "deposit:2"]
         led.verify()
 
 
 def test_verify_detects_tampering(tmp_path):
-    path = tmp_path / "ledger.sqlite"
-    with Ledger(path) as led:
-        led.open_account(1, "KZT")
-        led.deposit(1, "KZT", 50)
+    path = funded_file(tmp_path, 50)
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE accounts SET balance = 51 WHERE member = 1")
     with Ledger(path) as led, pytest.raises(ValueError, match="journal"):
@@ -207,7 +215,7 @@ def test_verify_detects_tampering(tmp_path):
 
 def test_post_run_rolls_back_a_non_conserving_run(ledger):
     before = state(ledger)
-    bad = RunRecord(run_id="bad", kind="settlement", journal=Journal.from_rows([(1, "KZT", -100, None)]))
+    bad = RunRecord(run_id="bad", kind="settlement", movements={(1, "KZT"): -100})
     with pytest.raises(ConservationError, match="asset totals"):
         ledger.post_run(bad)
     assert state(ledger) == before and not ledger.has_run("bad")
@@ -216,21 +224,18 @@ def test_post_run_rolls_back_a_non_conserving_run(ledger):
 
 def test_post_run_refuses_negative_member_balance(ledger):
     before = state(ledger)
-    bad = RunRecord(run_id="bad", kind="settlement",
-                    journal=Journal.from_rows([(2, "KZT", -1, None), (1, "KZT", 1, None)]))
+    bad = RunRecord(run_id="bad", kind="settlement", movements={(2, "KZT"): -1, (1, "KZT"): 1})
     with pytest.raises(ConservationError, match="member 2"):
         ledger.post_run(bad)
     assert state(ledger) == before
 
 
-def test_post_run_applies_exactly_the_journal(ledger):
-    journal = Journal.from_rows([(1, "KZT", -300, 5), (2, "KZT", 200, 5), (EXCHANGE_FEES, "KZT", 100, None),
-                                 (2, "USD", 0, None)])
-    balances = ledger.post_run(RunRecord(run_id="r1", kind="settlement", journal=journal))
+def test_post_run_applies_exactly_its_movements(ledger):
+    moves = {(1, "KZT"): -300, (2, "KZT"): 200, (EXCHANGE_FEES, "KZT"): 100, (2, "USD"): 0}
+    balances = ledger.post_run(RunRecord(run_id="r1", kind="settlement", movements=moves))
     assert balances == {(1, "KZT"): 700, (2, "KZT"): 200, (EXCHANGE_FEES, "KZT"): 100}
-    assert [row[:3] + row[4:] for row in ledger.journal("r1")] == [
-        (1, "KZT", -300, 5), (2, "KZT", 200, 5), (EXCHANGE_FEES, "KZT", 100, None), (2, "USD", 0, None)]
-    assert ledger.post_run(RunRecord(run_id="r1", kind="settlement", journal=journal)) is None  # once only
+    assert ledger.journal("r1") == [(EXCHANGE_FEES, "KZT", 100, "r1"), (1, "KZT", -300, "r1"), (2, "KZT", 200, "r1")]
+    assert ledger.post_run(RunRecord(run_id="r1", kind="settlement", movements=moves)) is None  # once only
     assert ledger.balance(1, "KZT") == 700
     ledger.verify()
 
@@ -267,7 +272,7 @@ def test_wrong_schema_version(tmp_path):
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     before = file_bytes(path)
-    with pytest.raises(LedgerCorrupt, match="schema_version '99', expected 1"):
+    with pytest.raises(LedgerCorrupt, match="schema_version '99', expected 2"):
         Ledger(path)
     assert file_bytes(path) == before
 
@@ -319,3 +324,104 @@ def test_bad_settle_date_for_commit(ledger):
     with pytest.raises(ValueError, match="settle_date"):
         ledger.commit(1, "KZT", 10, "someday")
     assert ledger.reserved(1, "KZT") == 10
+
+
+# --------------------------------------------------------------------------- integers (issue 10)
+
+MAX = 2**63 - 1
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda led: led.deposit(1, "KZT", 2**63), "amount: 9223372036854775808 is not in 1..9223372036854775807"),
+    (lambda led: led.deposit(1, "KZT", MAX), "outside int64|past 2\\*\\*63"),
+    (lambda led: led.deposit_many([(2, "KZT", MAX - 1_000), (2, "KZT", 1)]), "past 2\\*\\*63"),
+    (lambda led: led.open_account(2**63, "KZT"), "member: 9223372036854775808 is not in 0..2147483647"),
+    (lambda led: led.open_account(2**31, "KZT"), "member: 2147483648 is not in 0..2147483647"),
+])
+def test_out_of_range_amounts_and_ids_are_clean_errors(tmp_path, call, message):
+    """Issue 10: a deposit past 2**63-1 was stored as REAL; 2**63 raised a raw OverflowError."""
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as led:
+        for m in (1, 2):
+            led.open_account(m, "KZT")
+        led.deposit(1, "KZT", 1_000)
+        before, data = state(led), path.read_bytes()
+        with pytest.raises(ValueError, match=message):
+            call(led)
+        assert state(led) == before and path.read_bytes() == data
+    with Ledger(path) as led:
+        assert type(led.balance(1, "KZT")) is int
+        led.verify()
+
+
+def test_schema_refuses_non_integer_amounts_and_negative_members(tmp_path):
+    path = funded_file(tmp_path, 5)
+    with sqlite3.connect(path) as conn:
+        for sql in ("UPDATE accounts SET balance = 1.5 WHERE member = 1",
+                    "UPDATE accounts SET balance = 9223372036854775808 WHERE member = 1",
+                    "UPDATE journal SET amount = 'five'",
+                    "UPDATE accounts SET balance = -1 WHERE member = 1"):
+            with pytest.raises(sqlite3.IntegrityError):
+                conn.execute(sql)
+
+
+def test_verify_checks_signs_and_types(tmp_path):
+    """Issue 10: a member left at -1,000,000 in the file and verify() said OK."""
+    path = funded_file(tmp_path, 5)
+    with sqlite3.connect(path) as conn:  # a history in which the member went below zero and back
+        conn.execute("INSERT INTO journal (run_id, member, asset, amount) VALUES ('x', 1, 'KZT', -1000000)")
+        conn.execute("INSERT INTO journal (run_id, member, asset, amount) VALUES ('y', 1, 'KZT', 1000000)")
+    with Ledger(path) as led, pytest.raises(LedgerError, match="member 1 'KZT' went below zero"):
+        led.verify()
+    with sqlite3.connect(path) as conn:  # what a stale second writer could once leave
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.execute("UPDATE accounts SET balance = -1000000 WHERE member = 1")
+    with pytest.raises(LedgerCorrupt, match="CHECK constraint failed"):
+        Ledger(path)
+
+
+# --------------------------------------------------------------------------- one writer (issue 10)
+
+
+def test_a_second_writer_is_refused_and_readers_are_fine(tmp_path):
+    """Issue 10: a second Ledger handle with a stale view withdrew money settlement had paid."""
+    path = tmp_path / "a ledger #1.sqlite"  # a reader opens it by URI: odd characters stay odd
+    writer = Ledger(path)
+    writer.open_account(1, "KZT")
+    writer.deposit(1, "KZT", 100)
+    with pytest.raises(LedgerLocked, match="open for writing by another Ledger"):
+        Ledger(path)
+    reader = Ledger(path, readonly=True)
+    assert reader.balance(1, "KZT") == 100
+    with pytest.raises(LedgerError, match="read-only"):
+        reader.deposit(1, "KZT", 1)
+    writer.withdraw(1, "KZT", 40)
+    reader.refresh()
+    assert reader.balance(1, "KZT") == 60
+    reader.verify()
+    reader.close()
+    writer.close()
+    with Ledger(path) as again:  # the lock went with the writer
+        assert again.balance(1, "KZT") == 60
+
+
+def test_a_writer_whose_file_changed_underneath_writes_nothing(tmp_path):
+    path = funded_file(tmp_path, 100)
+    with Ledger(path) as led:
+        with sqlite3.connect(path) as conn:  # outside the ledger (no lock honoured)
+            conn.execute("UPDATE accounts SET balance = 10 WHERE member = 1")
+        before = path.read_bytes()
+        with pytest.raises(LedgerError, match="changed under this handle"):
+            led.withdraw(1, "KZT", 50)
+        assert path.read_bytes() == before
+
+
+@settings(max_examples=200)
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), unique=True, max_size=50))
+def test_settled_trade_ids_round_trip_through_their_blob(ids):
+    from exchange.clearing.keys import decode_ids, encode_ids
+
+    ids = np.array(sorted(ids), np.int64)
+    assert decode_ids(encode_ids(ids)).tolist() == ids.tolist()
+    dense = np.arange(1_000, 3_000, 2, dtype=np.int64)
+    assert len(encode_ids(dense)) == 9 + len(dense) - 1  # one byte a gap

@@ -1,47 +1,46 @@
-"""Netting: per-member obligations against the CCP, checked against a per-trade reference."""
+"""Netting: per-member obligations against the CCP, checked against a per-trade reference;
+every input form (numpy, Arrow, pandas, Parquet, streams) gives the same obligations."""
 from __future__ import annotations
 
 from collections import defaultdict
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from trade_rows import D1, D2, D3, gross_tuples, make_trades, names
 
 from exchange.clearing import (
     EXCHANGE_FEES,
     Obligations,
     TradeValidationError,
+    inputs,
     net,
     netting,
     trades_to_arrow,
 )
-from exchange.clearing.synthetic import random_trades, random_trades_arrow
+from exchange.clearing.synthetic import (
+    random_trade_chunks,
+    random_trades,
+    random_trades_arrow,
+)
+from exchange.codes import CODES
 from exchange.records import GROSS, NET, TRADE_RECORD_DTYPE, empty_trades
-
-D1, D2, D3 = np.datetime64("2024-03-01"), np.datetime64("2024-03-04"), np.datetime64("2024-03-05")
-
-
-def make_trades(rows: list[dict]) -> np.ndarray:
-    """Trade records from dicts; unspecified fields get harmless defaults."""
-    out = empty_trades(len(rows))
-    for i, row in enumerate(rows):
-        defaults = dict(trade_id=i + 1, qty=1, base_asset="USD", quote_asset="KZT", settle_date=D1, settlement=NET)
-        for key, value in {**defaults, **row}.items():
-            out[key][i] = value
-    return out
 
 
 def reference(trades: np.ndarray) -> tuple[dict, list]:
     """Per-trade Python loop: {(member, asset, date): amount} for NET, GROSS instruction tuples."""
     net_sum: dict = defaultdict(int)
     gross = []
-    for t in trades.tolist():
+    methods = CODES.settlement_of(trades["instrument"]).tolist()
+    for t, method in zip(trades.tolist(), methods):
         r = dict(zip(TRADE_RECORD_DTYPE.names, t))
-        b, s, base, quote = r["buyer"], r["seller"], r["base_asset"], r["quote_asset"]
+        b, s = r["buyer"], r["seller"]
+        base, quote = CODES.asset.name(r["base_asset"]), CODES.asset.name(r["quote_asset"])
         day, far = np.datetime64(r["settle_date"], "D"), r["far_settle_date"]
-        if r["settlement"] == NET:
+        if method == NET:
             net_sum[(b, base, day)] += r["base_amount"]
             net_sum[(s, base, day)] -= r["base_amount"]
             net_sum[(b, quote, day)] -= r["quote_amount"] + r["fee_buyer"]
@@ -49,8 +48,8 @@ def reference(trades: np.ndarray) -> tuple[dict, list]:
             net_sum[(EXCHANGE_FEES, quote, day)] += r["fee_buyer"] + r["fee_seller"]
             if far is not None:
                 far = np.datetime64(far, "D")
-                net_sum[(b, base, far)] -= r["far_base_amount"]
-                net_sum[(s, base, far)] += r["far_base_amount"]
+                net_sum[(b, base, far)] -= r["base_amount"]  # the far leg returns the base amount
+                net_sum[(s, base, far)] += r["base_amount"]
                 net_sum[(b, quote, far)] += r["far_quote_amount"]
                 net_sum[(s, quote, far)] -= r["far_quote_amount"]
         else:
@@ -58,17 +57,27 @@ def reference(trades: np.ndarray) -> tuple[dict, list]:
                           r["quote_amount"] + r["fee_buyer"], r["quote_amount"] - r["fee_seller"],
                           r["fee_buyer"] + r["fee_seller"]))
             if far is not None:
-                gross.append((r["trade_id"], 1, np.datetime64(far, "D"), s, b, base, r["far_base_amount"], quote,
+                gross.append((r["trade_id"], 1, np.datetime64(far, "D"), s, b, base, r["base_amount"], quote,
                               r["far_quote_amount"], r["far_quote_amount"], 0))
     return {k: v for k, v in net_sum.items() if v}, gross
 
 
 def as_dict(obligations: Obligations) -> dict:
-    return {(int(m), str(a), np.datetime64(d, "D")): int(x) for m, a, d, x in obligations.net.tolist()}
+    n = obligations.net
+    return {(int(m), a, np.datetime64(d, "D")): int(x)
+            for m, a, d, x in zip(n["member"].tolist(), names(n["asset"]), n["date"], n["amount"].tolist())}
 
 
-def gross_tuples(obligations: Obligations) -> list:
-    return [(t, l, np.datetime64(d, "D"), *rest) for t, l, d, *rest in obligations.gross.tolist()]
+def same(a: Obligations, b: Obligations) -> bool:
+    return np.array_equal(a.net, b.net) and np.array_equal(a.gross, b.gross) and a.keys == b.keys
+
+
+def plain_strings(table: pa.Table) -> pa.Table:
+    """The table with its dictionary columns as plain string columns."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.string()))
+    return table
 
 
 # --------------------------------------------------------------------------- worked example
@@ -78,7 +87,7 @@ def test_worked_example_by_hand():
     trades = make_trades([
         dict(buyer=1, seller=2, base_amount=100, quote_amount=50_000, fee_buyer=10, fee_seller=5),
         dict(buyer=2, seller=3, base_amount=200, quote_amount=100_000, fee_buyer=20, fee_seller=20,
-             far_settle_date=D2, far_base_amount=200, far_quote_amount=100_100),
+             far_settle_date=D2, far_quote_amount=100_100),
     ])
     got = as_dict(net(trades))
     assert got == {
@@ -100,7 +109,7 @@ def test_gross_deal_kept_deal_by_deal():
     ])
     o = net(trades)
     assert len(o.net) == 0  # GROSS deals are never netted
-    assert gross_tuples(o) == [
+    assert gross_tuples(o.gross) == [
         (1, 0, D1, 4, 5, "HSBK", 10, "KZT", 2_503, 2_498, 5),
         (2, 0, D1, 5, 4, "HSBK", 10, "KZT", 2_600, 2_600, 0),
     ]
@@ -108,9 +117,8 @@ def test_gross_deal_kept_deal_by_deal():
 
 def test_gross_repo_far_leg_reverses_roles():
     trades = make_trades([dict(buyer=1, seller=2, base_asset="KZTO", base_amount=7, quote_amount=700,
-                               fee_buyer=1, settlement=GROSS, far_settle_date=D3, far_base_amount=7,
-                               far_quote_amount=710)])
-    assert gross_tuples(net(trades)) == [
+                               fee_buyer=1, settlement=GROSS, far_settle_date=D3, far_quote_amount=710)])
+    assert gross_tuples(net(trades).gross) == [
         (1, 0, D1, 1, 2, "KZTO", 7, "KZT", 701, 700, 1),
         (1, 1, D3, 2, 1, "KZTO", 7, "KZT", 710, 710, 0),
     ]
@@ -129,6 +137,16 @@ def test_empty_input_gives_empty_obligations():
     assert len(o) == 0 and o.net.dtype == netting.OBLIGATION_DTYPE and o.gross.dtype == netting.GROSS_DTYPE
 
 
+def test_keys_name_every_leg_by_due_date():
+    trades = make_trades([
+        dict(trade_id=5, buyer=1, seller=2, base_amount=1, quote_amount=1, far_settle_date=D2, far_quote_amount=2),
+        dict(trade_id=6, buyer=1, seller=2, base_amount=1, quote_amount=1, settlement=GROSS, base_asset="HSBK"),
+    ])
+    keys = net(trades).keys
+    d1, d2 = (int(d.astype(np.int64)) for d in (D1, D2))
+    assert dict((k, v.tolist()) for k, v in keys.items()) == {(d1, d1): [5, 6], (d2, d1): [5]}
+
+
 # --------------------------------------------------------------------------- properties
 
 members = st.integers(0, 6)
@@ -141,15 +159,14 @@ def trade_sets(draw, max_size: int = 40) -> np.ndarray:
     rows = []
     for i in range(n):
         base, quote = draw(st.sampled_from([("USD", "KZT"), ("EUR", "KZT"), ("EUR", "USD"), ("HSBK", "KZT")]))
-        buyer, seller = draw(members), draw(members)
         day = D1 + draw(st.integers(0, 3))
-        row = dict(trade_id=100 + i, buyer=buyer, seller=seller, base_asset=base, quote_asset=quote,
-                   settle_date=day, base_amount=draw(amounts), quote_amount=draw(amounts),
-                   fee_buyer=draw(st.integers(0, 10**6)), fee_seller=draw(st.integers(0, 10**6)),
-                   settlement=draw(st.sampled_from([NET, NET, GROSS])), qty=draw(st.integers(1, 100)))
+        row = dict(trade_id=100 + i, buyer=draw(members), seller=draw(members), base_asset=base, quote_asset=quote,
+                   trade_date=D1 + draw(st.integers(0, 1)), settle_date=day, base_amount=draw(amounts),
+                   quote_amount=draw(amounts), fee_buyer=draw(st.integers(0, 10**6)),
+                   fee_seller=draw(st.integers(0, 10**6)), settlement=draw(st.sampled_from([NET, NET, GROSS])),
+                   qty=draw(st.integers(1, 100)))
         if draw(st.booleans()):
-            row.update(far_settle_date=day + draw(st.integers(0, 5)), far_base_amount=draw(amounts),
-                       far_quote_amount=draw(amounts))
+            row.update(far_settle_date=day + draw(st.integers(0, 5)), far_quote_amount=draw(amounts))
         rows.append(row)
     return make_trades(rows)
 
@@ -161,7 +178,7 @@ def test_matches_per_trade_reference(trades):
     expected_net, expected_gross = reference(trades)
     assert as_dict(o) == expected_net
     key = lambda g: (g[2], g[0], g[1])
-    assert gross_tuples(o) == sorted(expected_gross, key=key)
+    assert gross_tuples(o.gross) == sorted(expected_gross, key=key)
 
 
 @settings(max_examples=150)
@@ -179,11 +196,22 @@ def test_every_asset_and_date_nets_to_zero(trades):
 
 @settings(max_examples=60)
 @given(trade_sets())
-def test_arrow_input_gives_the_same_obligations(trades):
+def test_arrow_pandas_and_streams_give_the_same_obligations(trades):
     o = net(trades)
-    for table in (trades_to_arrow(trades), trades_to_arrow(trades, dictionary=False)):
-        other = net(table)
-        assert np.array_equal(o.net, other.net) and np.array_equal(o.gross, other.gross)
+    table = trades_to_arrow(trades)
+    for other in (table, plain_strings(table), table.to_pandas(), table.to_pandas(date_as_object=False),
+                  [trades[:3], trades[3:]], iter(table.to_batches(max_chunksize=4))):
+        assert same(o, net(other))
+
+
+def test_small_chunks_give_the_same_obligations(monkeypatch):
+    trades = random_trades(5_000, members=7, days=3, seed=4)
+    whole = net(trades)
+    monkeypatch.setattr(inputs, "CHUNK", 37)
+    assert same(whole, net(trades))
+    backwards = net(trades[::-1])  # record order changes nothing but the order of GROSS deals
+    assert np.array_equal(whole.net, backwards.net) and whole.keys == backwards.keys
+    assert sorted(backwards.gross.tolist()) == sorted(whole.gross.tolist()) != backwards.gross.tolist()
 
 
 def test_chunked_arrow_with_different_dictionaries():
@@ -193,29 +221,30 @@ def test_chunked_arrow_with_different_dictionaries():
     assert np.array_equal(net(table).net, net(trades).net)
 
 
-def test_synthetic_numpy_and_arrow_generators_agree():
+def test_synthetic_numpy_arrow_and_chunk_generators_agree():
     a, b = net(random_trades(5_000, days=3, seed=9)), net(random_trades_arrow(5_000, days=3, seed=9))
-    assert np.array_equal(a.net, b.net) and np.array_equal(a.gross, b.gross)
-    assert len(a.net) > 0 and len(a.gross) > 0
+    assert same(a, b) and len(a.net) > 0 and len(a.gross) > 0
+    assert same(a, net(random_trade_chunks(5_000, days=3, seed=9)))
 
 
-def test_sparse_reduction_equals_dense_grid(monkeypatch):
-    trades = random_trades(20_000, members=30, days=4, seed=5)
-    dense = net(trades)
-    monkeypatch.setattr(netting, "_DENSE_LIMIT", 0)
-    monkeypatch.setattr(netting._Accumulator, "__init__", _sparse_init)
-    sparse = net(trades)
-    assert np.array_equal(dense.net, sparse.net)
+def test_exchange_frame_and_parquet_read_back_as_they_are(tmp_path):
+    trades = random_trades(4_000, days=2, seed=8)
+    expected = net(trades)
+    pq.write_table(trades_to_arrow(trades), tmp_path / "trades.parquet")
+    back = pq.read_table(tmp_path / "trades.parquet")
+    assert back.column("base_asset").to_pylist()[:1] in (["USD"], ["EUR"], ["RUB"], ["HSBK"], ["KCEL"], ["KZTO"],
+                                                         ["KEGC"])
+    assert same(expected, net(back))
+    assert same(expected, net(back.to_pandas()))
+    assert same(expected, net(pq.ParquetFile(tmp_path / "trades.parquet")))
 
 
-def _sparse_init(self, n_dates, n_assets, n_members, n_legs):
-    self.shape, self.dense, self.grid, self.keys, self.amounts = (n_dates, n_assets, n_members), False, None, [], []
-
-
-def test_huge_member_ids_and_far_apart_dates():
+def test_member_ids_at_the_int32_limit_and_far_apart_dates():
+    top = 2**31 - 1
     trades = make_trades([
-        dict(buyer=2**40, seller=7, base_amount=5, quote_amount=9, settle_date="2024-01-01"),
-        dict(buyer=7, seller=2**40 + 1, base_amount=5, quote_amount=9, settle_date="9000-01-01"),
+        dict(buyer=top, seller=7, base_amount=5, quote_amount=9, settle_date="2024-01-01", trade_date="2024-01-01"),
+        dict(buyer=7, seller=top - 1, base_amount=5, quote_amount=9, settle_date="9000-01-01",
+             trade_date="9000-01-01"),
     ])
     assert as_dict(net(trades)) == reference(trades)[0]
 
@@ -233,17 +262,28 @@ def test_for_date_and_dates():
     assert list(days) == sorted(set(o.net["date"].tolist()) | set(o.gross["date"].tolist()))
     parts = [o.for_date(d) for d in days]
     assert sum(len(p.net) for p in parts) == len(o.net)
+    assert sum(len(p.keys) for p in parts) == len(o.keys)
     assert all((p.net["date"] == d).all() and (p.gross["date"] == d).all() for p, d in zip(parts, days))
 
 
-def test_to_arrow_and_pandas():
+def test_to_arrow_and_pandas_show_names():
     o = net(random_trades(500, seed=1))
     table = o.to_arrow()
     assert table.column_names == ["member", "asset", "date", "amount"]
+    assert pa.types.is_dictionary(table.schema.field("asset").type)
+    assert set(table.column("asset").to_pylist()) <= {"USD", "EUR", "RUB", "KZT"}
     assert table.num_rows == len(o.net) and table.column("amount").to_pylist() == o.net["amount"].tolist()
     frame = o.to_pandas()
-    assert frame["amount"].sum() == 0
-    assert o.gross_to_pandas().shape[0] == len(o.gross)
+    assert frame["amount"].sum() == 0 and frame["asset"].dtype == "category"
+    gross = o.gross_to_pandas()
+    assert gross.shape[0] == len(o.gross) and set(gross["quote_asset"]) == {"KZT"}
+
+
+def test_digest_depends_on_names_not_codes():
+    trades = make_trades([dict(buyer=1, seller=2, base_amount=3, quote_amount=4)])
+    o = net(trades)
+    renamed = make_trades([dict(buyer=1, seller=2, base_asset="EUR", base_amount=3, quote_amount=4)])
+    assert o.digest() == net(trades.copy()).digest() != net(renamed).digest()
 
 
 # --------------------------------------------------------------------------- bad input
@@ -261,14 +301,13 @@ def one_trade(**overrides) -> np.ndarray:
         (dict(base_amount=-10), "base_amount"),
         (dict(quote_amount=-1), "quote_amount"),
         (dict(fee_buyer=-1), "fee_buyer"),
-        (dict(far_settle_date=D2, far_base_amount=-3), "far_base_amount"),
+        (dict(far_settle_date=D2, far_quote_amount=-3), "far_quote_amount"),
         (dict(buyer=-1), "buyer"),
-        (dict(settlement=2), "settlement"),
         (dict(settle_date=np.datetime64("NaT")), "settle_date"),
-        (dict(far_base_amount=5), "far_settle_date"),
-        (dict(far_settle_date="2024-02-01", far_base_amount=5), "far_settle_date"),
+        (dict(trade_date=np.datetime64("NaT")), "trade_date"),
+        (dict(far_quote_amount=5), "far_settle_date"),
+        (dict(far_settle_date="2024-02-01", far_quote_amount=5), "far_settle_date"),
         (dict(quote_asset="USD"), "quote_asset"),
-        (dict(base_asset=""), "base_asset"),
     ],
 )
 def test_bad_values_name_the_field_and_trade(overrides, field):
@@ -279,13 +318,52 @@ def test_bad_values_name_the_field_and_trade(overrides, field):
     assert isinstance(info.value, ValueError)
 
 
-def test_unknown_member_and_asset_against_registry():
+def test_bad_codes_and_settlement_are_refused():
     trades = one_trade()
-    with pytest.raises(TradeValidationError, match="seller: 2 is not a known member"):
-        net(trades, members=[1, 3], assets=["USD", "KZT"])
-    with pytest.raises(TradeValidationError, match="quote_asset: 'KZT' is not a known asset"):
-        net(trades, members=[1, 2], assets=["USD"])
-    assert len(net(trades, members=[1, 2], assets=["USD", "KZT"]).net) == 4
+    trades["base_asset"] = 32_000
+    with pytest.raises(TradeValidationError, match="base_asset: code 32000 names no asset"):
+        net(trades)
+    table = trades_to_arrow(one_trade(trade_id=9))
+    table = table.set_column(table.column_names.index("settlement"), "settlement", pa.array([2], pa.int8()))
+    with pytest.raises(TradeValidationError, match="settlement: 2 is neither NET"):
+        net(table)
+    unregistered = one_trade()
+    unregistered["instrument"] = CODES.instrument.code("NEVER_REGISTERED")
+    with pytest.raises(TradeValidationError, match="'NEVER_REGISTERED' has no registered settlement method"):
+        net(unregistered)
+
+
+def test_duplicate_trades_are_refused():
+    """Issue 10: net() accepted the same trade id twice."""
+    row = dict(buyer=1, seller=2, base_amount=10, quote_amount=20)
+    twice = make_trades([dict(row, trade_id=5), dict(row, trade_id=5)])
+    with pytest.raises(TradeValidationError, match="trade_id: 5 appears more than once on trade date 2024-03-01"):
+        net(twice)
+    shuffled = make_trades([dict(row, trade_id=i) for i in (3, 1, 2, 1)])
+    with pytest.raises(TradeValidationError, match="trade_id: 1 appears more than once"):
+        net(shuffled)
+    other_settle_date = make_trades([dict(row, trade_id=4), dict(row, trade_id=4, settle_date=D2)])
+    with pytest.raises(TradeValidationError, match="trade_id: 4 appears more than once"):
+        net(other_settle_date)
+    # the same id on another trade date is another trade (an exchange numbers each day anew)
+    assert len(net(make_trades([dict(row, trade_id=1), dict(row, trade_id=1, trade_date=D2, settle_date=D2)])).net)
+
+
+def test_pandas_frame_is_accepted():
+    """Issue 10: net() refused the DataFrame that Exchange.trades_frame() makes."""
+    trades = random_trades(300, seed=6)
+    assert same(net(trades), net(trades_to_arrow(trades).to_pandas(date_as_object=False)))
+
+
+def test_arrow_codes_and_far_base_mismatch_are_refused():
+    table = trades_to_arrow(one_trade())
+    codes = table.set_column(table.column_names.index("base_asset"), "base_asset", pa.array([0], pa.int16()))
+    with pytest.raises(TradeValidationError, match="base_asset: expected names"):
+        net(codes)
+    i = table.column_names.index("far_base_amount")
+    bad = table.set_column(i, "far_base_amount", pa.array([3], pa.int64()))
+    with pytest.raises(TradeValidationError, match="far_base_amount: 3 is not the base amount"):
+        net(bad)
 
 
 @pytest.mark.parametrize(
@@ -295,7 +373,8 @@ def test_unknown_member_and_asset_against_registry():
         (np.zeros(3, [("buyer", "i8")]), "missing fields"),
         (np.zeros(3, [(n, "f8" if n == "base_amount" else TRADE_RECORD_DTYPE[n]) for n in TRADE_RECORD_DTYPE.names]),
          "base_amount: expected an integer dtype"),
-        ([1, 2, 3], "expected a numpy array"),
+        ([1, 2, 3], "expected trade records"),
+        ("trades.parquet", "expected trade records"),
         (pa.table({"buyer": [1]}), "missing columns"),
     ],
 )
@@ -313,6 +392,6 @@ def test_arrow_nulls_rejected():
 
 
 def test_overflowing_totals_rejected():
-    trades = make_trades([dict(buyer=1, seller=2, base_amount=2**62, quote_amount=1)] * 2)
+    trades = make_trades([dict(buyer=1, seller=2, base_amount=2**62, quote_amount=1, trade_id=i) for i in (1, 2)])
     with pytest.raises(TradeValidationError, match="base_amount: total .* overflow"):
         net(trades)

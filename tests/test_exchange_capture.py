@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,7 +16,8 @@ from exchange.reference.calendar import Calendar
 from exchange.venue.capture import FeeTerms, TradeCapture, fees_vector
 from exchange.reference.fees import DEFAULT_MINIMUM, FeeRule, FeeSchedule
 from exchange.reference.instruments import Kind, default_instruments
-from exchange.records import GROSS, NET, TRADE_RECORD_DTYPE
+from exchange.codes import CODES
+from exchange.records import TABLE_COLUMNS, TRADE_RECORD_DTYPE
 
 THU = dt.date(2024, 3, 7)  # Fri 8 March is a KZ holiday: T+1 from Thursday is Monday 11th
 MON = dt.date(2024, 3, 11)
@@ -40,9 +42,9 @@ def make(**kw) -> Exchange:
 
 
 def record(ex: Exchange, trade_id: int) -> dict:
-    """One record as a dict of Python values (dates as datetime.date, NaT as None)."""
-    row = ex.trades()[trade_id - 1]
-    return {name: row[name].item() for name in TRADE_RECORD_DTYPE.names}
+    """One record as the trade table shows it: Python values, names for codes (dates as
+    datetime.date, NaT as None)."""
+    return ex.trades_table().slice(trade_id - 1, 1).to_pylist()[0]
 
 
 def test_spot_record_field_by_field_across_a_holiday():
@@ -58,15 +60,21 @@ def test_spot_record_field_by_field_across_a_holiday():
     # Fees: maker (buyer) 0.25 bp = 70,537.5 -> 70,538 tiyn; taker (seller) 0.75 bp =
     # 211,612.5 -> 211,613 tiyn (half up), both above the 100 KZT minimum.
     assert record(ex, 1) == {
-        "trade_id": 1, "trade_date": THU, "session": 2,
+        "trade_id": 1, "trade_date": THU, "session": "evening",
         "instrument": "USDKZT_TOM", "buyer": 1, "seller": 2, "aggressor": 1,
         "buy_order_id": bid.order_id, "sell_order_id": ask.order_id, "price_ticks": 47_025,
         "price": 470.25, "qty": 60, "time": 56_100.5, "base_asset": "USD",
         "quote_asset": "KZT", "settle_date": MON,
         "base_amount": 6_000_000, "quote_amount": 2_821_500_000, "far_settle_date": None,
         "far_base_amount": 0, "far_quote_amount": 0, "fee_buyer": 70_538,
-        "fee_seller": 211_613, "settlement": NET}
+        "fee_seller": 211_613, "settlement": "NET"}
     assert ask.trades().tolist() == ex.trades()[:1].tolist()
+    # the numpy record holds the same values, names as codes of the one registry
+    row = ex.trades()[0]
+    assert (CODES.instrument.name(row["instrument"]), CODES.asset.name(row["base_asset"]),
+            CODES.asset.name(row["quote_asset"]), CODES.session.name(row["session"])) == (
+        "USDKZT_TOM", "USD", "KZT", "evening")
+    assert TRADE_RECORD_DTYPE.itemsize == 128
 
 
 def test_security_and_swap_records_field_by_field():
@@ -88,17 +96,17 @@ def test_security_and_swap_records_field_by_field():
     assert (swap["base_amount"], swap["quote_amount"], swap["far_base_amount"],
             swap["far_quote_amount"]) == (200_000, 94_000_000, 200_000, 94_030_000)
     assert (swap["settle_date"], swap["far_settle_date"]) == (THU, MON)
-    assert (swap["fee_buyer"], swap["fee_seller"], swap["settlement"]) == (10_000, 10_000, NET)
+    assert (swap["fee_buyer"], swap["fee_seller"], swap["settlement"]) == (10_000, 10_000, "NET")
     ins = ex.instruments["USDKZT_SWAP_1D"]
     assert tuple(ins.swap_legs(47_000, 15, 2)) == (200_000, 94_000_000, 200_000, 94_030_000)
     # Share: 4 pieces at the maker's 1,200.50 KZT = 4,802.00 KZT; 5 bp = 240 tiyn -> minimum.
     assert (share["instrument"], share["session"], share["price_ticks"], share["qty"],
-            share["buyer"], share["seller"], share["aggressor"]) == ("KZTK", 1, 120_050, 4, 1,
-                                                                     2, 0)
+            share["buyer"], share["seller"], share["aggressor"]) == ("KZTK", "day", 120_050, 4,
+                                                                     1, 2, 0)
     assert (share["base_asset"], share["base_amount"], share["quote_amount"]) == ("KZTK", 4,
                                                                                   480_200)
     assert (share["fee_buyer"], share["fee_seller"], share["settlement"]) == (10_000, 10_000,
-                                                                              GROSS)
+                                                                              "GROSS")
     assert share["settle_date"] == THU and share["far_settle_date"] is None  # NaT
 
 
@@ -118,31 +126,31 @@ def test_records_agree_with_instrument_fee_and_calendar_functions():
                 ex.submit(int(rng.integers(1, 3)), symbol, int(rng.integers(0, 2)),
                           price_ticks=px, lots=int(rng.integers(1, 40)))
         ex.close_session(session)
-    trades = ex.trades()
+    trades = ex.trades_table().to_pylist()
     refs = {"USDKZT": 47_130, "EURKZT": 50_510}  # the reference rates above, in ticks
     assert len(trades) > 50
-    assert {"EURKZT_SWAP_2D", "KZTK", "EURUSD_TOM", "RUBKZT_TOD"} <= set(trades["instrument"])
+    assert {"EURKZT_SWAP_2D", "KZTK", "EURUSD_TOM", "RUBKZT_TOD"} <= {t["instrument"] for t in trades}
     for row in trades:
-        ins = ex.instruments[str(row["instrument"])]
+        ins = ex.instruments[row["instrument"]]
         px, qty = int(row["price_ticks"]), int(row["qty"])
         if ins.kind is Kind.FX_SWAP:
             legs = ins.swap_legs(refs[ins.symbol[:6]], px, qty)
             near = legs.near_quote
             assert (row["base_amount"], row["quote_amount"], row["far_base_amount"],
                     row["far_quote_amount"]) == tuple(legs)
-            far = CALENDAR.settlement_date(THU, ins, far=True)
-            assert row["far_settle_date"] == np.datetime64(far)
+            assert row["far_settle_date"] == CALENDAR.settlement_date(THU, ins, far=True)
         else:
             near = ins.quote_amount(px, qty)
             assert (row["base_amount"], row["quote_amount"]) == (ins.base_amount(qty), near)
-            assert np.isnat(row["far_settle_date"]) and row["far_quote_amount"] == 0
+            assert row["far_settle_date"] is None and row["far_quote_amount"] == 0
         buyer_taker = row["aggressor"] == 0
         assert row["fee_buyer"] == fees.fee(ins, near, bool(buyer_taker))
         assert row["fee_seller"] == fees.fee(ins, near, not buyer_taker)
-        assert row["settle_date"] == np.datetime64(CALENDAR.settlement_date(THU, ins))
+        assert row["settle_date"] == CALENDAR.settlement_date(THU, ins)
         assert row["price"] == pytest.approx(float(ins.from_ticks(px)), rel=1e-15)
-        assert row["settlement"] == ins.settlement
-    assert trades["trade_id"].tolist() == list(range(1, len(trades) + 1))
+        assert row["settlement"] == ("NET", "GROSS")[ins.settlement]
+        assert row["base_asset"] == ins.base.code and row["quote_asset"] == ins.quote.code
+    assert [t["trade_id"] for t in trades] == list(range(1, len(trades) + 1))
 
 
 @given(bp_taker=st.decimals(0, 1000, places=3), bp_maker=st.decimals(0, 1000, places=3),
@@ -225,11 +233,15 @@ def test_trades_table_and_frame():
     ex.submit(1, "USDKZT_TOD", Side.BUY, "470", 1000)
     ex.submit(2, "USDKZT_TOD", Side.SELL, "470", 1000)
     table = ex.trades_table()
-    assert table.num_rows == 2 and table.column_names == list(TRADE_RECORD_DTYPE.names)
+    assert table.num_rows == 2 and table.column_names == list(TABLE_COLUMNS)
     assert table.column("far_settle_date").to_pylist() == [MON, None]
     assert table.column("instrument").to_pylist() == ["USDKZT_SWAP_1D", "USDKZT_TOD"]
+    for name in ("instrument", "session", "base_asset", "quote_asset", "settlement"):
+        assert pa.types.is_dictionary(table.schema.field(name).type), name
     frame = ex.trades_frame()
     assert list(frame["quote_amount"]) == [94_000_000, 47_000_000]
+    assert frame["instrument"].dtype == "category" and list(frame["session"]) == ["morning"] * 2
+    assert list(frame["quote_asset"]) == ["KZT", "KZT"] and list(frame["settlement"]) == ["NET"] * 2
 
 
 def test_official_rate_published_for_the_next_business_day():
@@ -318,7 +330,7 @@ def test_clearing_reads_the_records():
     assert len(obligations.net) and len(obligations.gross)
     per_key: dict = {}
     for row in obligations.net:
-        key = (str(row["asset"]), row["date"])
+        key = (CODES.asset.name(row["asset"]), row["date"])
         per_key[key] = per_key.get(key, 0) + int(row["amount"])
     assert per_key and all(total == 0 for total in per_key.values())
 

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exchange import STP, TIF, Exchange, NotOrderOwner, OrderRejected, Regime, RejectReason
+from exchange.codes import CODES
 from exchange.reference.calendar import Calendar
 from exchange.reference.fees import DEFAULT_MINIMUM, FeeRule, FeeSchedule
 from exchange.reference.instruments import Kind
@@ -76,11 +77,12 @@ def expected_commitments(ex: Exchange) -> dict:
     owed = {(m, a): 0 for m in PREFUNDED for a in ASSETS}
     for row in ex.trades():
         buyer, seller = int(row["buyer"]), int(row["seller"])
-        quote, base = str(row["quote_asset"]), str(row["base_asset"])
+        quote, base = CODES.asset.name(row["quote_asset"]), CODES.asset.name(row["base_asset"])
         value = int(row["quote_amount"])
         if buyer in PREFUNDED:
             owed[buyer, quote] += value + int(row["fee_buyer"])
-            owed[buyer, base] += int(row["far_base_amount"])  # a swap buyer delivers it back
+            if int(row["far_quote_amount"]):  # a swap buyer delivers the base back on the far leg
+                owed[buyer, base] += int(row["base_amount"])
         if seller in PREFUNDED:
             owed[seller, base] += int(row["base_amount"])
             owed[seller, quote] += max(0, int(row["fee_seller"]) - value)

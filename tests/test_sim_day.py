@@ -14,6 +14,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from exchange.clearing import EXCHANGE_FEES
+from exchange.codes import CODES
+from exchange.venue.codes import RejectReason
+from exchange.venue.members import Regime
+from exchange.records import NET
+from exchange.sim import default_scenario, run_day
 from exchange.app.report import write_outputs
 from exchange.app.summary import settlement as settlement_table
 from exchange.clearing import EXCHANGE_FEES
@@ -44,9 +50,9 @@ def _role(result, role):
 def _legs(trades) -> dict[tuple[int, str, np.datetime64], int]:
     """Every NET trade's movements per (member, asset, date), summed in Python."""
     due: dict = defaultdict(int)
-    for t in trades[trades["settlement"] == NET]:
+    for t in trades[CODES.settlement_of(trades["instrument"]) == NET]:
         near, far = t["settle_date"], t["far_settle_date"]
-        base, quote = str(t["base_asset"]), str(t["quote_asset"])
+        base, quote = CODES.asset.name(t["base_asset"]), CODES.asset.name(t["quote_asset"])
         buyer, seller = int(t["buyer"]), int(t["seller"])
         due[(buyer, base, near)] += int(t["base_amount"])
         due[(buyer, quote, near)] -= int(t["quote_amount"]) + int(t["fee_buyer"])
@@ -54,9 +60,9 @@ def _legs(trades) -> dict[tuple[int, str, np.datetime64], int]:
         due[(seller, quote, near)] += int(t["quote_amount"]) - int(t["fee_seller"])
         due[(EXCHANGE_FEES, quote, near)] += int(t["fee_buyer"]) + int(t["fee_seller"])
         if not np.isnat(far):
-            due[(buyer, base, far)] -= int(t["far_base_amount"])
+            due[(buyer, base, far)] -= int(t["base_amount"])  # a swap returns the base amount
             due[(buyer, quote, far)] += int(t["far_quote_amount"])
-            due[(seller, base, far)] += int(t["far_base_amount"])
+            due[(seller, base, far)] += int(t["base_amount"])
             due[(seller, quote, far)] -= int(t["far_quote_amount"])
     return {k: v for k, v in due.items() if v}
 
@@ -87,11 +93,11 @@ def test_new_members_run_out_of_money(day):
 def test_every_trade_is_in_the_netting(day):
     result, _ = day
     net = result.obligations.net
-    got = {(int(m), str(a), d): int(x)
-           for m, a, d, x in zip(net["member"], net["asset"], net["date"], net["amount"])}
+    got = {(int(m), a, d): int(x) for m, a, d, x in
+           zip(net["member"], CODES.asset.decode(net["asset"]), net["date"], net["amount"])}
     assert got == _legs(result.trades)
     gross = result.obligations.gross
-    securities = result.trades[result.trades["settlement"] != NET]
+    securities = result.trades[CODES.settlement_of(result.trades["instrument"]) != NET]
     assert len(securities) > 0
     assert sorted(gross["trade_id"].tolist()) == sorted(securities["trade_id"].tolist())
 
@@ -133,15 +139,15 @@ def test_failing_members_roll_as_reported(day):
     assert sorted(by_date) == [DATE, T1, T2]
     first = by_date[DATE].result
     assert tod in first.failed_members
-    lines = first.net[(first.net["member"] == tod) & (first.net["kind"] == "net")]
-    assert (lines["status"] == "failed").all() and (lines["carried_to"] == np.datetime64(T1)).all()
+    lines = first.net[(first.net["member"] == tod) & (first.net["kind"] == CODES.kind.code("net"))]
+    assert (lines["status"] == CODES.status.code("failed")).all() and (lines["carried_to"] == np.datetime64(T1)).all()
     short = first.shortfalls[first.shortfalls["member"] == tod]
-    assert "KZT" in short["asset"].tolist()
+    assert "KZT" in CODES.asset.decode(short["asset"])
     assert (short["needed"] > short["available"]).all()
     # on T+1 the rolled amounts come back, with what was fresh on T+1, and settle after the
     # member's top-up; the other overtrader's T+1 obligations fail and roll again
     second = by_date[T1]
-    rolled = {str(a): int(x) for a, x in zip(lines["asset"], lines["amount"])}
+    rolled = {int(a): int(x) for a, x in zip(lines["asset"], lines["amount"])}
     fresh = result.obligations.for_date(T1).net
     for asset, amount in rolled.items():
         extra = fresh[(fresh["member"] == tod) & (fresh["asset"] == asset)]["amount"].sum()

@@ -27,6 +27,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
+from exchange.codes import CODES
 from exchange.records import SESSION_NAMES
 from exchange.reference.instruments import KZT
 from exchange.sim.day import DayResult
@@ -90,12 +91,15 @@ def price_chart(result: DayResult) -> Figure:
         ax.text((run.start + run.end) / 2, 1.01, f"{run.name} session", ha="center",
                 va="bottom", transform=ax.get_xaxis_transform(), fontsize=9, color="#444444")
         for symbol in _usd_spot(result):
-            sel = (trades["instrument"] == symbol) & (trades["session"] == code)
+            sel = ((trades["instrument"] == CODES.instrument.find(symbol))
+                   & (trades["session"] == code))
             if not sel.any():
                 continue
             tenor = symbol.split("_")[1]
             color = _LINE_COLORS[tenor]
-            centre, last, low, high, vwap = _binned(trades["time"][sel], trades["price"][sel],
+            tick = float(result.scenario.instruments[symbol].tick_size)
+            prices = trades["price_ticks"][sel] * tick
+            centre, last, low, high, vwap = _binned(trades["time"][sel], prices,
                                                     trades["qty"][sel].astype(float),
                                                     run.start, run.end)
             first = symbol not in plotted
@@ -230,7 +234,7 @@ def positions_chart(result: DayResult) -> Figure:
     for ax, asset in zip(axes[0], assets):
         size, unit = _UNITS[asset]
         decimals = result.scenario.instruments.assets[asset].decimals
-        mine = net[net["asset"] == asset]
+        mine = net[net["asset"] == CODES.asset.find(asset)]
         totals = np.zeros(len(members))
         for i, m in enumerate(members):
             totals[i] = mine["amount"][mine["member"] == m].sum() / 10**decimals / size
@@ -261,7 +265,7 @@ def _busiest(result: DayResult, net: np.ndarray, failed: set[int], most: int = 4
     ids = [m.id for m in result.scenario.members]
     if len(ids) <= most:
         return ids
-    kzt = net[net["asset"] == "KZT"]
+    kzt = net[net["asset"] == CODES.asset.find("KZT")]
     size = {m: abs(int(kzt["amount"][kzt["member"] == m].sum())) for m in ids}
     ranked = sorted(ids, key=lambda m: (m not in failed, -size[m], m))
     return sorted(ranked[:most])
@@ -274,7 +278,8 @@ def settlement_chart(result: DayResult) -> Figure:
     labels = [f"{d.date.isoformat()}\n{_tenor(result, d.date)}" for d in days]
     settled, failed = [], []
     for d in days:
-        lines = d.result.net[(d.result.net["kind"] == "net") & (d.result.net["member"] >= 0)]
+        net = d.result.net
+        lines = net[(net["kind"] == CODES.kind.code("net")) & (net["member"] >= 0)]
         members = set(lines["member"].tolist())
         failed.append(len(d.result.failed_members))
         settled.append(len(members) - failed[-1])
@@ -307,7 +312,8 @@ def _tenor(result: DayResult, day) -> str:
 
 def _shortfalls(ax, result: DayResult, labels: list[str]) -> None:
     """Grouped bars: the shortfall per asset and date, in the asset's display unit."""
-    assets = sorted({a for d in result.settlements for a in d.result.shortfalls["asset"].tolist()})
+    assets = sorted({a for d in result.settlements
+                     for a in CODES.asset.decode(d.result.shortfalls["asset"])})
     if not assets:
         ax.text(0.5, 0.5, "no shortfalls: everything settled", ha="center",
                 transform=ax.transAxes)
@@ -319,7 +325,7 @@ def _shortfalls(ax, result: DayResult, labels: list[str]) -> None:
         decimals = result.scenario.instruments.assets[asset].decimals
         values = []
         for d in result.settlements:
-            s = d.result.shortfalls[d.result.shortfalls["asset"] == asset]
+            s = d.result.shortfalls[d.result.shortfalls["asset"] == CODES.asset.find(asset)]
             values.append(float((s["needed"] - s["available"]).sum()) / 10**decimals / size)
         pos = np.arange(len(labels)) - 0.4 + width * (j + 0.5)
         bars = ax.bar(pos, values, width * 0.9, label=f"{asset} ({unit})",

@@ -19,7 +19,7 @@ __all__ = ["OUTPUT_FILES", "Leftovers", "PathProblem", "check_ledger", "check_ou
 OUTPUT_FILES = ("trades.parquet", "obligations.parquet", "settlement.parquet", "report.html")
 
 # Files SQLite may put beside a database while it is open.
-_SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
+_SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm", ".lock")
 
 
 class PathProblem(ValueError):
@@ -85,7 +85,8 @@ def check_ledger(ledger: str | os.PathLike[str] | None) -> Path | None:
 
 class Leftovers:
     """What a run may create, noted before it starts; :meth:`remove` undoes it after a
-    failure: the ledger file (emptied again if it existed empty) with its SQLite side files,
+    failure: the ledger file (emptied again if it existed empty) with its SQLite side files and
+    writer lock file,
     and the output folder's topmost ancestor that did not exist (with everything in it)."""
 
     def __init__(self, out: Path, ledger: Path | None) -> None:

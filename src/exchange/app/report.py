@@ -3,9 +3,10 @@
 
 ``report.html`` is one self-contained page (charts embedded as base64 PNG, CSS inline, no
 scripts or external links): key numbers, then each chart beside the table of its numbers.
-The Parquet files are written with pyarrow: the exchange's trade records
-(``TRADE_RECORD_DTYPE`` columns), the NET obligations with member names, and every settlement
-run's NET lines with their status.
+The Parquet files are written with pyarrow and describe themselves (docs/outputs.md lists
+every column with its unit): the exchange's trade records (``records.TABLE_COLUMNS``: names as
+dictionary columns, so a reader sees "USDKZT_TOD", "morning", "KZT"), the NET obligations with
+member names, and every settlement run's NET lines with their status.
 """
 from __future__ import annotations
 

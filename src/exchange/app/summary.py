@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from exchange.codes import CODES
 from exchange.sim.day import DayResult, SettlementDay
 
 __all__ = ["RunFacts", "Table", "all_tables", "hhmm", "kzt_turnover", "members", "money",
@@ -147,7 +148,7 @@ def _securities(result: DayResult) -> list[str]:
 def kzt_turnover(result: DayResult) -> int:
     """Sum of the quote amounts (near legs) of the trades quoted in KZT, in tiyn."""
     trades = result.trades
-    return int(trades["quote_amount"][trades["quote_asset"] == "KZT"].sum())
+    return int(trades["quote_amount"][trades["quote_asset"] == CODES.asset.find("KZT")].sum())
 
 
 def net_totals(result: DayResult) -> dict[int, dict[str, int]]:
@@ -155,7 +156,7 @@ def net_totals(result: DayResult) -> dict[int, dict[str, int]]:
     (+ receives, - pays). O(obligations)."""
     net = result.obligations.net
     totals: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for member, asset, amount in zip(net["member"].tolist(), net["asset"].tolist(),
+    for member, asset, amount in zip(net["member"].tolist(), CODES.asset.decode(net["asset"]),
                                      net["amount"].tolist()):
         totals[member][asset] += amount
     return totals
@@ -184,7 +185,7 @@ def obligations_by_date(result: DayResult) -> Table:
     net = result.obligations.net
     rows = []
     for day, member, asset, amount in zip(net["date"].astype(str).tolist(),
-                                          net["member"].tolist(), net["asset"].tolist(),
+                                          net["member"].tolist(), CODES.asset.decode(net["asset"]),
                                           net["amount"].tolist()):
         rows.append([day, result.member_name(member), asset, money(result, asset, amount, 2)])
     return Table("obligations_by_date", "Net obligations by settlement date",
@@ -207,16 +208,16 @@ class RunFacts:
 def run_facts(day: SettlementDay) -> RunFacts:
     """The facts of one settlement run (for the table and the JSON summary). O(lines)."""
     res = day.result
-    lines = res.net[res.net["kind"] == "net"]
+    lines = res.net[res.net["kind"] == CODES.kind.code("net")]
     short = res.shortfalls
     return RunFacts(
         members=sorted(set(lines["member"][lines["member"] >= 0].tolist())),
         failed=list(res.failed_members),
-        shortfalls=[(int(m), str(a), int(n - v)) for m, a, n, v in zip(
-            short["member"].tolist(), short["asset"].tolist(), short["needed"].tolist(),
-            short["available"].tolist())],
+        shortfalls=[(int(m), a, int(n - v)) for m, a, n, v in zip(
+            short["member"].tolist(), CODES.asset.decode(short["asset"]),
+            short["needed"].tolist(), short["available"].tolist())],
         rolled_to=sorted({str(d) for d in lines["carried_to"][~np.isnat(lines["carried_to"])]}),
-        gross_settled=int((res.gross["status"] == "settled").sum()),
+        gross_settled=int((res.gross["status"] == CODES.status.code("settled")).sum()),
         gross_deals=len(res.gross))
 
 

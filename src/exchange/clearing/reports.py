@@ -1,8 +1,8 @@
 """Reports of a settlement run: member statements, per-asset totals and a short text summary.
 
-Everything is computed from a :class:`~exchange.clearing.settlement.SettlementResult` (fresh or
+Everything is computed from a :class:`~exchange.clearing.results.SettlementResult` (fresh or
 ``already_settled``), optionally the trade records (for the statement's trade list) and the
-ledger (for settlement banks). Tables are pyarrow; every table has ``.to_pandas()``.
+ledger (for settlement banks). Tables are pyarrow with names; every table has ``.to_pandas()``.
 """
 from __future__ import annotations
 
@@ -13,20 +13,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from exchange.codes import CODES, to_arrow
+from exchange.records import to_table
+
 from .ledger import DEFAULT_SETTLEMENT_BANKS, SECURITIES_DEPOSITORY, Ledger
-from .netting import EXCHANGE_FEES, structured_to_arrow
-from .settlement import FAILED, SETTLED, SettlementResult
+from .netting import EXCHANGE_FEES
+from .results import CCP, GROSS, NET, SETTLED, SettlementResult
 
 __all__ = ["MOVEMENT_DTYPE", "MemberStatement", "asset_totals", "member_movements", "member_statement", "summary"]
 
 MOVEMENT_DTYPE = np.dtype(
     [
-        ("kind", "U5"),  # "net" or "gross"
+        ("kind", "i1"),  # CODES.kind: net or gross
         ("trade_id", "i8"),  # -1 for NET lines
         ("leg", "i1"),
-        ("asset", "U12"),
+        ("asset", "i2"),
         ("amount", "i8"),  # from the member's side: + receives, - pays
-        ("status", "U8"),
+        ("status", "i1"),
         ("carried_to", "M8[D]"),
     ]
 )
@@ -65,14 +68,14 @@ class MemberStatement:
 
 def member_movements(result: SettlementResult, member: int) -> np.ndarray:
     """The member's movements of the run (MOVEMENT_DTYPE): its NET lines and GROSS legs."""
-    net = result.net[(result.net["kind"] == "net") & (result.net["member"] == member)]
+    net = result.net[(result.net["kind"] == NET) & (result.net["member"] == member)]
     g = result.gross
     rec, dlv = g[g["receiver"] == member], g[g["deliverer"] == member]
-    parts = [_movements("net", np.full(len(net), -1), 0, net["asset"], net["amount"], net)]
-    parts.append(_movements("gross", rec["trade_id"], rec["leg"], rec["base_asset"], rec["base_amount"], rec))
-    parts.append(_movements("gross", rec["trade_id"], rec["leg"], rec["quote_asset"], -rec["pay_amount"], rec))
-    parts.append(_movements("gross", dlv["trade_id"], dlv["leg"], dlv["base_asset"], -dlv["base_amount"], dlv))
-    parts.append(_movements("gross", dlv["trade_id"], dlv["leg"], dlv["quote_asset"], dlv["proceeds"], dlv))
+    parts = [_movements(NET, np.full(len(net), -1), 0, net["asset"], net["amount"], net)]
+    parts.append(_movements(GROSS, rec["trade_id"], rec["leg"], rec["base_asset"], rec["base_amount"], rec))
+    parts.append(_movements(GROSS, rec["trade_id"], rec["leg"], rec["quote_asset"], -rec["pay_amount"], rec))
+    parts.append(_movements(GROSS, dlv["trade_id"], dlv["leg"], dlv["base_asset"], -dlv["base_amount"], dlv))
+    parts.append(_movements(GROSS, dlv["trade_id"], dlv["leg"], dlv["quote_asset"], dlv["proceeds"], dlv))
     out = np.concatenate(parts)
     return out[np.lexsort((out["asset"], out["trade_id"], out["kind"]))]
 
@@ -88,7 +91,7 @@ def _movements(kind, trade_id, leg, asset, amount, lines) -> np.ndarray:
 def _member_trades(trades: Any, member: int, day: np.datetime64) -> pa.Table:
     if trades is None:
         return pa.table({})
-    table = trades if isinstance(trades, pa.Table) else structured_to_arrow(np.asarray(trades))
+    table = trades if isinstance(trades, pa.Table) else to_table(np.asarray(trades))
     scalar = pa.scalar(day.astype("M8[D]").item(), pa.date32())
     mine = pc.or_(pc.equal(table["buyer"], member), pc.equal(table["seller"], member))
     due = pc.or_(pc.equal(table["settle_date"], scalar), pc.fill_null(pc.equal(table["far_settle_date"], scalar), False))
@@ -105,11 +108,11 @@ def member_statement(result: SettlementResult, member: int, trades: Any = None) 
         run_id=result.run_id,
         date=result.date,
         trades=_member_trades(trades, member, result.date),
-        obligations=structured_to_arrow(moves),
-        settled=structured_to_arrow(moves[moves["status"] == SETTLED]),
-        failed=structured_to_arrow(moves[moves["status"] == FAILED]),
-        shortfalls=structured_to_arrow(short),
-        balances=structured_to_arrow(balances[["asset", "balance"]]),
+        obligations=to_arrow(moves),
+        settled=to_arrow(moves[moves["status"] == SETTLED]),
+        failed=to_arrow(moves[moves["status"] != SETTLED]),
+        shortfalls=to_arrow(short),
+        balances=to_arrow(balances, columns=["asset", "balance"]),
     )
 
 
@@ -119,20 +122,21 @@ def _bank(asset: str, ledger: Ledger | None) -> str:
     return DEFAULT_SETTLEMENT_BANKS.get(asset, SECURITIES_DEPOSITORY)
 
 
+_TOTALS = ("paid_in", "paid_out", "failed_debits", "failed_credits", "ccp_movement", "fees", "gross_settled",
+           "gross_failed")
+
+
 def asset_totals(result: SettlementResult, ledger: Ledger | None = None) -> pa.Table:
     """Per asset: settlement bank, amounts paid in/out by members (NET and GROSS settled),
     failed debits/credits, the CCP's movement, fees collected, GROSS deals settled/failed."""
     rows: dict[str, dict[str, Any]] = {}
 
     def row(asset: str) -> dict[str, Any]:
-        return rows.setdefault(asset, dict.fromkeys(
-            ("paid_in", "paid_out", "failed_debits", "failed_credits", "ccp_movement", "fees",
-             "gross_settled", "gross_failed"), 0))
+        return rows.setdefault(asset, dict.fromkeys(_TOTALS, 0))
 
-    for line in result.net.tolist():
-        kind, member, asset, amount, status = line[:5]
-        r = row(asset)
-        if kind == "ccp":
+    for kind, member, asset, amount, status, _ in result.net.tolist():
+        r = row(CODES.asset.name(asset))
+        if kind == CCP:
             r["ccp_movement"] += amount
         elif member == EXCHANGE_FEES:
             r["fees"] += amount if status == SETTLED else 0
@@ -143,7 +147,7 @@ def asset_totals(result: SettlementResult, ledger: Ledger | None = None) -> pa.T
     _gross_totals(result.gross, row)
     assets = sorted(rows)
     table = {"asset": assets, "bank": [_bank(a, ledger) for a in assets]}
-    for name in ("paid_in", "paid_out", "failed_debits", "failed_credits", "ccp_movement", "fees", "gross_settled", "gross_failed"):
+    for name in _TOTALS:
         table[name] = pa.array([rows[a][name] for a in assets], pa.int64())
     return pa.table(table)
 
@@ -151,9 +155,9 @@ def asset_totals(result: SettlementResult, ledger: Ledger | None = None) -> pa.T
 def _gross_totals(gross: np.ndarray, row) -> None:
     """Add GROSS deal volumes per asset (vectorised per asset, Python per distinct asset)."""
     ok = gross["status"] == SETTLED
-    for asset in np.unique(np.concatenate([gross["base_asset"], gross["quote_asset"]])).tolist():
-        r = row(asset)
-        base, quote = gross["base_asset"] == asset, gross["quote_asset"] == asset
+    for code in np.unique(np.concatenate([gross["base_asset"], gross["quote_asset"]])).tolist():
+        r = row(CODES.asset.name(code))
+        base, quote = gross["base_asset"] == code, gross["quote_asset"] == code
         r["paid_in"] += int(gross["base_amount"][base & ok].sum() + gross["pay_amount"][quote & ok].sum())
         r["paid_out"] += int(gross["base_amount"][base & ok].sum() + gross["proceeds"][quote & ok].sum())
         r["fees"] += int(gross["fee"][quote & ok].sum())
@@ -168,12 +172,15 @@ def summary(result: SettlementResult, ledger: Ledger | None = None) -> str:
     head = f"Settlement {result.run_id} for {result.date}: {result.status}"
     if result.status == "nothing_due":
         return head + " (nothing was due; nothing written)"
+    if result.status == "already_settled" and not len(result.net) and not len(result.gross):
+        return head + f" ({result.skipped} trade legs were settled by {', '.join(result.settled_by)}; nothing moved)"
     lines = [head + f" (failures: {result.policy})"]
     lines.append(f"  NET: {len(result.settled_members)} members settled, {len(result.failed_members)} failed")
+    name = CODES.asset.name
     for m in result.failed_members:
         short = result.shortfalls[(result.shortfalls["member"] == m) & (result.shortfalls["trade_id"] == -1)]
-        detail = ", ".join(f"{s['asset']} short {int(s['needed'] - s['available']):,}" for s in short)
-        carried = result.net[(result.net["member"] == m) & (result.net["kind"] == "net")]["carried_to"]
+        detail = ", ".join(f"{name(s['asset'])} short {int(s['needed'] - s['available']):,}" for s in short)
+        carried = result.net[(result.net["member"] == m) & (result.net["kind"] == NET)]["carried_to"]
         where = f"rolled to {carried[0]}" if len(carried) and not np.isnat(carried[0]) else "cancelled"
         lines.append(f"    member {m} failed ({detail}); {where}")
     ok = int((result.gross["status"] == SETTLED).sum())
@@ -183,4 +190,3 @@ def summary(result: SettlementResult, ledger: Ledger | None = None) -> str:
     for r in asset_totals(result, ledger).to_pylist():
         lines.append(f"  {r['asset']} via {r['bank']}: paid in {r['paid_in']:,}, paid out {r['paid_out']:,}, fees {r['fees']:,}")
     return "\n".join(lines)
-

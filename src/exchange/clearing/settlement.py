@@ -13,112 +13,58 @@ exposure. Failed obligations roll to the next business day (``on_fail="roll"``, 
 ``next_business_day`` callable or a ``roll_to`` date) or are cancelled (``on_fail="cancel"``),
 and are reported with the shortfall per asset.
 
-The whole run is ONE ledger transaction keyed by ``run_id`` (default ``"settle:<date>"``):
-re-running it returns the stored result and changes nothing. A date with nothing due returns
-an explicit empty result (``status == "nothing_due"``) and writes nothing: the run id stays
-free, so settling the date later with its trades still works.
+A trade settles once, whatever the run id: the ledger keeps the keys (trade date, trade id, due
+date) of every leg a run settled or carried, and a run leaves those out (``result.skipped``);
+a run over trades that are all settled moves nothing and says so (``already_settled``, with
+``settled_by``). The whole run is ONE ledger transaction keyed by ``run_id`` (default
+``"settle:<date>"``): re-running it with the same arguments returns the stored result and
+changes nothing; with other arguments (trades, ``on_fail``, roll date) it raises
+:class:`RunConflict`. A date with nothing due (no trade leg, nothing rolled) returns
+``nothing_due`` and writes nothing; trades due that net to zero are settled (and remembered)
+although nothing moves.
+After a run commits, the ledger's listeners get a :class:`~.ledger.SettlementNotice`.
+Everything runs on asset codes; names appear only in what is written to the ledger file.
 """
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 
-from .ledger import Journal, Ledger, RunRecord
+from exchange.codes import CODES
+
+from .gross import GrossOutcome, settle_gross
+from .ledger import Ledger, RunRecord, SettlementNotice
 from .netting import (
     CLEARING_HOUSE,
-    EXCHANGE_FEES,
     GROSS_DTYPE,
     Obligations,
     TradeValidationError,
-    _as_day,
-    check_registry,
-    factorize_strings,
-    net,
-    structured_to_arrow,
+    as_day,
+    net_due,
+)
+from .results import (
+    FAILED,
+    GROSS_LINE_DTYPE,
+    SETTLED,
+    SettlementResult,
+    balance_array,
+    decode_coded,
+    empty_result,
+    encode_coded,
+    net_line_array,
+    shortfall_array,
 )
 
-__all__ = [
-    "BALANCE_DTYPE",
-    "GROSS_LINE_DTYPE",
-    "NET_LINE_DTYPE",
-    "SHORTFALL_DTYPE",
-    "RunConflict",
-    "SettlementResult",
-    "settle",
-]
+__all__ = ["RunConflict", "SettlementResult", "settle"]
 
-#: One NET line of a run: a member's (or the fee account's) obligation of the date, or the
-#: CCP's movement per asset (kind "ccp"). status "settled" or "failed"; carried_to is the date
-#: a failed obligation rolled to (NaT: settled, or cancelled).
-NET_LINE_DTYPE = np.dtype(
-    [("kind", "U4"), ("member", "i8"), ("asset", "U12"), ("amount", "i8"), ("status", "U8"), ("carried_to", "M8[D]")]
-)
-#: One GROSS instruction of a run with its outcome.
-GROSS_LINE_DTYPE = np.dtype(GROSS_DTYPE.descr + [("status", "U8"), ("carried_to", "M8[D]")])
-#: Why something failed: needed > available for member in asset (trade_id -1 for NET).
-SHORTFALL_DTYPE = np.dtype(
-    [("trade_id", "i8"), ("leg", "i1"), ("member", "i8"), ("asset", "U12"), ("needed", "i8"), ("available", "i8")]
-)
-#: Balances after the run of every account it touched.
-BALANCE_DTYPE = np.dtype([("member", "i8"), ("asset", "U12"), ("balance", "i8")])
-
-SETTLED, FAILED = "settled", "failed"
 _NAT = np.datetime64("NaT", "D")
 
 
 class RunConflict(ValueError):
-    """The run id was already settled with different obligations."""
-
-
-@dataclass(frozen=True)
-class SettlementResult:
-    """What a settlement run did (or, for ``already_settled``, had done)."""
-
-    run_id: str
-    date: np.datetime64
-    status: str  # "settled" | "already_settled" | "nothing_due"
-    policy: str | None
-    net: np.ndarray  # NET_LINE_DTYPE
-    gross: np.ndarray  # GROSS_LINE_DTYPE
-    shortfalls: np.ndarray  # SHORTFALL_DTYPE
-    balances: np.ndarray  # BALANCE_DTYPE
-
-    @property
-    def failed_members(self) -> list[int]:
-        """Members whose NET obligations failed, ascending."""
-        lines = self.net[(self.net["kind"] == "net") & (self.net["status"] == FAILED)]
-        return sorted(set(lines["member"].tolist()))
-
-    @property
-    def settled_members(self) -> list[int]:
-        """Members (not the fee account) whose NET obligations settled, ascending."""
-        lines = self.net[(self.net["kind"] == "net") & (self.net["status"] == SETTLED) & (self.net["member"] >= 0)]
-        return sorted(set(lines["member"].tolist()))
-
-    @property
-    def ccp_movements(self) -> dict[str, int]:
-        """asset -> change of the CCP's balance in this run (non-zero only with failures)."""
-        lines = self.net[self.net["kind"] == "ccp"]
-        return {a: int(x) for a, x in zip(lines["asset"].tolist(), lines["amount"].tolist())}
-
-    def to_arrow(self, part: str = "net") -> pa.Table:
-        """One part ("net", "gross", "shortfalls", "balances") as a pyarrow Table."""
-        if part not in ("net", "gross", "shortfalls", "balances"):
-            raise ValueError(f"part: {part!r} is not one of net, gross, shortfalls, balances")
-        return structured_to_arrow(getattr(self, part))
-
-    def to_pandas(self, part: str = "net"):
-        """One part as a pandas DataFrame."""
-        return self.to_arrow(part).to_pandas()
-
-
-# --------------------------------------------------------------------------- entry point
+    """The run id was already used with other arguments, or obligations overlap runs that settled
+    some of their trades."""
 
 
 def settle(
@@ -134,37 +80,44 @@ def settle(
 ) -> SettlementResult:
     """Settle everything due on ``date`` (see the module docstring) in one ledger transaction.
 
-    ``trades`` (records or Arrow) are netted and checked against the ledger's members and
-    assets; or pass precomputed ``obligations``; or neither to settle only rolled obligations.
-    Raises ValueError for bad arguments, TradeValidationError for bad trades, RunConflict if
-    ``run_id`` was settled with different obligations; in every such case nothing is written.
-    O(obligations + deals) plus a Python step per GROSS deal of an under-funded member.
+    ``trades`` (numpy, Arrow, pandas, a stream) are netted and checked against the ledger's
+    members and assets; or pass precomputed ``obligations`` (from :func:`net`); or neither to
+    settle only rolled obligations. Raises ValueError for bad arguments, TradeValidationError
+    for bad trades, RunConflict (see the class); in every such case nothing is written.
+    O(trades) for netting plus O(obligations + deals), and a Python step per GROSS deal of an
+    under-funded member.
     """
-    day = _as_day(date, "date")
+    day = as_day(date, "date")
     target = _roll_target(day, on_fail, next_business_day, roll_to)
-    fresh = _fresh_obligations(ledger, day, trades, obligations)
     run_id = f"settle:{day}" if run_id is None else run_id
     if not isinstance(run_id, str) or not run_id or "\x00" in run_id:
         raise ValueError(f"run_id: {run_id!r} must be a non-empty string without NUL")
-    digest = fresh.digest()
-    stored = _stored_result(ledger, run_id, day, digest)
+    settled, settled_runs = ledger.settled_keys(day)
+    full, fresh = _fresh_obligations(ledger, day, trades, obligations, settled)
+    args = {"date": str(day), "on_fail": on_fail, "roll_to": None if target is None else str(target),
+            "obligations": full.digest()}
+    stored = _stored_result(ledger, run_id, day, args)
     if stored is not None:
         return stored
-    carried_net, carried_gross = ledger.carried(day)
-    if len(fresh) == 0 and not carried_net and not carried_gross:
-        return _empty_result(run_id, day, "nothing_due", None)
-    gross_due = np.concatenate([_carried_gross_array(carried_gross, day), fresh.gross])
+    skipped = len(full.keys) - len(fresh.keys)
+    by = sorted({r for (d, t), ids in full.keys.items() for r in settled_runs.get((d, t), [])
+                 if settled.contains(d, t, ids).any()})
+    carried_net, batches, carried_gross = ledger.carried_deals(day)
+    if not len(fresh.keys) and not carried_net and not len(carried_gross):
+        return empty_result(run_id, day, "already_settled" if skipped else "nothing_due", None, skipped, by)
+    deals = np.concatenate([carried_gross, fresh.gross])
     work = _WorkingBalances(ledger)
-    gross = _settle_gross(gross_due, work)
+    gross = settle_gross(deals, work)
     netted = _settle_net(_merge_net(fresh.net, carried_net), work)
-    record, result_parts, rolled = _record(run_id, day, digest, on_fail, target, gross_due, gross, netted)
+    record, parts = _record(run_id, day, on_fail, target, deals, gross, netted)
+    record.args, record.digest, record.settled = args, args["obligations"], fresh.keys
     record.consume_net = [row[0] for row in carried_net]
-    record.consume_gross = [row[0] for row in carried_gross]
+    record.consume_gross = sorted(set(batches))
     balances = ledger.post_run(record)
-    if balances is None:  # another process settled this run id first
-        return _stored_result(ledger, run_id, day, digest)
-    ledger.settle_commitments(str(day), None if target is None else str(target), rolled)
-    return SettlementResult(run_id, day, "settled", on_fail, *result_parts, _balance_array(balances))
+    if balances is None:  # another handle settled this run id first
+        return _stored_result(ledger, run_id, day, args)
+    rows = [(m, a, b) for (m, a), b in sorted(balances.items())]
+    return SettlementResult(run_id, day, "settled", on_fail, *parts, balance_array(rows), skipped, tuple(by))
 
 
 def _roll_target(day: np.datetime64, on_fail: str, next_business_day, roll_to) -> np.datetime64 | None:
@@ -174,212 +127,97 @@ def _roll_target(day: np.datetime64, on_fail: str, next_business_day, roll_to) -
         return None
     if roll_to is None and next_business_day is None:
         raise ValueError("on_fail='roll' needs next_business_day (a callable) or roll_to (a date)")
-    target = _as_day(roll_to if roll_to is not None else next_business_day(day), "roll_to")
+    target = as_day(roll_to if roll_to is not None else next_business_day(day), "roll_to")
     if target <= day:
         raise ValueError(f"roll_to: {target} is not after the settlement date {day}")
     return target
 
 
-def _fresh_obligations(ledger: Ledger, day: np.datetime64, trades: Any, obligations: Obligations | None) -> Obligations:
+def _fresh_obligations(ledger: Ledger, day: np.datetime64, trades: Any, obligations: Obligations | None,
+                       settled) -> tuple[Obligations, Obligations]:
+    """(everything due on ``day`` from the trades or obligations, the part not yet settled)."""
     if trades is not None and obligations is not None:
         raise ValueError("pass trades or obligations, not both")
     if trades is not None:
-        return net(trades, ledger=ledger).for_date(day)
+        return net_due(trades, day, settled, ledger=ledger)
     if obligations is None:
-        return Obligations.empty()
+        return Obligations.empty(), Obligations.empty()
     if not isinstance(obligations, Obligations):
         raise TypeError(f"obligations: expected Obligations, got {type(obligations).__name__}")
     due = obligations.for_date(day)
-    check_registry(due, ledger.members(), ledger.assets())
+    _check_registry(due, ledger)
     imbalance = due.imbalance()
     if (imbalance["amount"] != 0).any():
         bad = imbalance[imbalance["amount"] != 0][0]
-        raise TradeValidationError(f"obligations: asset {bad['asset']!r} does not net to zero on {bad['date']} ({bad['amount']})")
-    return due
+        raise TradeValidationError(f"obligations: asset {CODES.asset.name(bad['asset'])!r} does not net to zero "
+                                   f"on {bad['date']} ({bad['amount']})")
+    if len(due) and not len(due.keys):
+        raise TradeValidationError("obligations: they name no trades (keys), so the ledger could not settle each "
+                                   "trade once; make them with net()")
+    overlap = due.keys.overlap(settled)
+    if overlap == 0:
+        return due, due
+    if overlap == len(due.keys):
+        return due, Obligations.empty()
+    raise RunConflict(f"obligations: {overlap} of their {len(due.keys)} trade legs due on {day} were settled by "
+                      "earlier runs; pass the trades instead to settle the others")
 
 
-# --------------------------------------------------------------------------- working state
+def _check_registry(due: Obligations, ledger: Ledger) -> None:
+    """TradeValidationError if the obligations name a member or an asset without accounts."""
+    known_m = set(ledger.members()) | {CLEARING_HOUSE, -2}
+    known_a = set(ledger.assets())
+    used_m = set(np.unique(np.concatenate([due.net["member"], due.gross["receiver"], due.gross["deliverer"]])).tolist())
+    codes = np.concatenate([due.net["asset"], due.gross["base_asset"], due.gross["quote_asset"]])
+    used_a = set(CODES.asset.decode(np.unique(codes)))
+    if used_m - known_m:
+        raise TradeValidationError(f"member: {min(used_m - known_m)} is not a known member")
+    if used_a - known_a:
+        raise TradeValidationError(f"asset: {min(used_a - known_a)!r} is not a known asset")
 
 
 class _WorkingBalances:
-    """Balances as they evolve during a run, over the ledger's committed ones (missing = 0)."""
+    """Balances as they evolve during a run, over the ledger's committed ones (missing = 0);
+    keyed by (member, asset code)."""
 
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
-        self.delta: dict[tuple[int, str], int] = {}
+        self.delta: dict[tuple[int, int], int] = {}
 
-    def get(self, key: tuple[int, str]) -> int:
-        base = self._ledger.balance(*key) if self._ledger.has_account(*key) else 0
+    def get(self, key: tuple[int, int]) -> int:
+        member, asset = key[0], CODES.asset.name(key[1])
+        base = self._ledger.balance(member, asset) if self._ledger.has_account(member, asset) else 0
         return base + self.delta.get(key, 0)
 
-    def add(self, key: tuple[int, str], amount: int) -> None:
+    def add(self, key: tuple[int, int], amount: int) -> None:
         if amount:
             self.delta[key] = self.delta.get(key, 0) + amount
-
-
-# --------------------------------------------------------------------------- GROSS
-
-
-@dataclass
-class _Legs:
-    """The 5 balance movements of every GROSS deal as (n, 5) arrays.
-
-    Legs: receiver +base, receiver -pay, deliverer -base, deliverer +proceeds, fees +fee.
-    ``cell`` numbers each leg's (member, asset) account for vectorised sums.
-    """
-
-    member: np.ndarray
-    asset: np.ndarray  # codes into names
-    amount: np.ndarray
-    names: list[str]
-    ids: np.ndarray  # member id of each member code
-    cell: np.ndarray
-
-    @classmethod
-    def of(cls, deals: np.ndarray) -> _Legs:
-        n = len(deals)
-        codes, names = factorize_strings(np.concatenate([deals["base_asset"], deals["quote_asset"]]))
-        base, quote = codes[:n], codes[n:]
-        rec, dlv = deals["receiver"], deals["deliverer"]
-        member = np.stack([rec, rec, dlv, dlv, np.full(n, EXCHANGE_FEES, np.int64)], axis=1)
-        asset = np.stack([base, quote, base, quote, quote], axis=1)
-        amount = np.stack(
-            [deals["base_amount"], -deals["pay_amount"], -deals["base_amount"], deals["proceeds"], deals["fee"]], axis=1
-        )
-        mcode, ids = pd.factorize(member.ravel())  # a hash, not a sort: ~10x faster than np.unique
-        return cls(member, asset, amount, names, np.asarray(ids, np.int64),
-                   mcode.reshape(member.shape).astype(np.int64) * max(len(names), 1) + asset)
-
-    def per_account(self, rows: np.ndarray, debits_only: bool = False) -> dict[tuple[int, str], int]:
-        """Sum per account of the legs of ``rows`` (a boolean mask over deals): all movements,
-        or with ``debits_only`` the debits as positive amounts. Members only (ids >= 0) for
-        debits. Vectorised: O(legs) plus O(accounts)."""
-        cell, amount = self.cell[rows].ravel(), self.amount[rows].ravel()
-        if debits_only:
-            keep = amount < 0
-            cell, amount = cell[keep], -amount[keep]
-        k = max(len(self.names), 1)
-        totals = np.zeros(len(self.ids) * k, np.int64)
-        np.add.at(totals, cell, amount)
-        out = {(int(self.ids[c // k]), self.names[c % k]): int(totals[c]) for c in np.flatnonzero(totals).tolist()}
-        return {key: v for key, v in out.items() if key[0] >= 0} if debits_only else out
-
-    def journal(self, deals: np.ndarray, rows: np.ndarray) -> Journal:
-        """The journal rows of the deals ``rows`` (a boolean mask), zero movements left out."""
-        member, asset, amount = self.member[rows].ravel(), self.asset[rows].ravel(), self.amount[rows].ravel()
-        trade = np.repeat(deals["trade_id"][rows], 5)
-        keep = amount != 0
-        return Journal(member[keep], asset[keep], self.names, amount[keep], trade[keep])
-
-
-@dataclass
-class _GrossOutcome:
-    settled: np.ndarray  # bool per deal
-    shortfalls: list[tuple]
-    legs: _Legs | None
-
-
-def _covered_members(legs: _Legs, work: _WorkingBalances) -> list[int]:
-    """Members whose balances cover the sum of all their GROSS debits of the run.
-
-    Such a member can never fail a deal, whatever the order, so its deals need no sequential
-    check unless the other party is not covered. O(legs) plus O(accounts).
-    """
-    debits = legs.per_account(np.ones(len(legs.member), bool), debits_only=True)
-    short = {key[0] for key, needed in debits.items() if work.get(key) < needed}
-    return [m for m in legs.ids.tolist() if m not in short]
-
-
-def _settle_gross(deals: np.ndarray, work: _WorkingBalances) -> _GrossOutcome:
-    """Settle GROSS deals in order, each all or nothing; updates ``work``.
-
-    Deals whose both parties are covered for all their debits settle at once (vectorised);
-    the others go through :func:`_sequential_deals`, which gives the same outcome as checking
-    every deal in order.
-    """
-    if len(deals) == 0:
-        return _GrossOutcome(np.zeros(0, bool), [], None)
-    legs = _Legs.of(deals)
-    covered = _covered_members(legs, work)
-    settled = np.isin(deals["receiver"], covered) & np.isin(deals["deliverer"], covered)
-    shortfalls = _sequential_deals(deals, np.flatnonzero(~settled), legs, settled, work)
-    for key, amount in legs.per_account(settled).items():
-        work.add(key, amount)
-    return _GrossOutcome(settled, shortfalls, legs)
-
-
-def _sequential_deals(deals: np.ndarray, rows: np.ndarray, legs: _Legs, settled: np.ndarray, work: _WorkingBalances) -> list[tuple]:
-    """Check ``rows`` one by one in order, marking ``settled``; return the shortfall rows.
-
-    A Python step per deal, because an earlier deal's receipt can fund a later deal's
-    delivery. Only under-funded members' deals come here; the balances start from ``work``
-    (deals between covered members never touch an under-funded member's balance). Accounts
-    are addressed by their integer cell to keep the step short.
-    """
-    k = max(len(legs.names), 1)
-    ids = legs.ids.tolist()
-    cells, amounts = legs.cell[rows].tolist(), legs.amount[rows].tolist()
-    local: dict[int, int] = {}
-    failed: list[tuple[int, list[tuple[int, int, int]]]] = []
-    for j, i in enumerate(rows.tolist()):
-        moves: dict[int, int] = {}
-        for cell, amount in zip(cells[j], amounts[j]):
-            moves[cell] = moves.get(cell, 0) + amount
-        short = []
-        for cell, amount in moves.items():
-            if amount < 0 and ids[cell // k] >= 0:
-                have = local.get(cell)
-                if have is None:
-                    have = local[cell] = work.get((ids[cell // k], legs.names[cell % k]))
-                if have + amount < 0:
-                    short.append((cell, -amount, have))
-        if short:
-            failed.append((i, short))
-            continue
-        settled[i] = True
-        for cell, amount in moves.items():
-            if cell not in local:
-                local[cell] = work.get((ids[cell // k], legs.names[cell % k]))
-            local[cell] += amount
-    return [
-        (int(deals["trade_id"][i]), int(deals["leg"][i]), ids[cell // k], legs.names[cell % k], needed, have)
-        for i, short in failed
-        for cell, needed, have in short
-    ]
 
 
 # --------------------------------------------------------------------------- NET
 
 
-@dataclass
-class _NetOutcome:
-    lines: list[tuple[int, str, int, bool]]  # (member, asset, amount, settled)
-    ccp: dict[str, int]
-    shortfalls: list[tuple]
-
-
-def _merge_net(fresh: np.ndarray, carried: list[tuple]) -> dict[tuple[int, str], int]:
-    """Fresh NET obligations plus rolled ones, summed per (member, asset)."""
-    due: dict[tuple[int, str], int] = {}
+def _merge_net(fresh: np.ndarray, carried: list[tuple]) -> dict[tuple[int, int], int]:
+    """Fresh NET obligations plus rolled ones, summed per (member, asset code)."""
+    due: dict[tuple[int, int], int] = {}
     for member, asset, amount in zip(fresh["member"].tolist(), fresh["asset"].tolist(), fresh["amount"].tolist()):
         due[(member, asset)] = due.get((member, asset), 0) + amount
     for _, member, asset, amount in carried:
-        due[(member, asset)] = due.get((member, asset), 0) + amount
-    return {k: v for k, v in sorted(due.items()) if v}
+        key = (member, CODES.asset.code(asset))
+        due[key] = due.get(key, 0) + amount
+    return {k: v for k, v in sorted(due.items(), key=lambda kv: (kv[0][0], CODES.asset.name(kv[0][1]))) if v}
 
 
-def _settle_net(due: dict[tuple[int, str], int], work: _WorkingBalances) -> _NetOutcome:
-    """All-or-nothing per member against the CCP; updates ``work``. O(obligations)."""
-    by_member: dict[int, list[tuple[str, int]]] = {}
+def _settle_net(due: dict[tuple[int, int], int], work: _WorkingBalances) -> tuple[list[tuple], dict[int, int], list[tuple]]:
+    """All-or-nothing per member against the CCP; updates ``work``. Returns the lines
+    ``(member, asset, amount, settled)``, the CCP's movement per asset, the shortfalls."""
+    by_member: dict[int, list[tuple[int, int]]] = {}
     for (member, asset), amount in due.items():
         by_member.setdefault(member, []).append((asset, amount))
     lines, shortfalls, ccp = [], [], {}
     for member, rows in by_member.items():
-        short = [
-            (-1, 0, member, asset, -amount, work.get((member, asset)))
-            for asset, amount in rows
-            if member >= 0 and amount < 0 and work.get((member, asset)) < -amount
-        ]
+        short = [(-1, 0, member, asset, -amount, work.get((member, asset))) for asset, amount in rows
+                 if member >= 0 and amount < 0 and work.get((member, asset)) < -amount]
         shortfalls.extend(short)
         for asset, amount in rows:
             lines.append((member, asset, amount, not short))
@@ -388,145 +226,94 @@ def _settle_net(due: dict[tuple[int, str], int], work: _WorkingBalances) -> _Net
                 ccp[asset] = ccp.get(asset, 0) - amount
     for asset, amount in ccp.items():
         work.add((CLEARING_HOUSE, asset), amount)
-    return _NetOutcome(lines, {a: x for a, x in sorted(ccp.items()) if x}, shortfalls)
+    return lines, {a: x for a, x in sorted(ccp.items(), key=lambda kv: CODES.asset.name(kv[0])) if x}, shortfalls
 
 
 # --------------------------------------------------------------------------- the run record
 
 
-def _record(run_id, day, digest, policy, target, deals, gross: _GrossOutcome, netted: _NetOutcome):
-    """Build the RunRecord, the result arrays and the rolled debits per (member, asset)."""
+def _record(run_id, day, policy, target, deals, gross: GrossOutcome, netted) -> tuple[RunRecord, tuple]:
+    """The RunRecord (names for the file, the notice for listeners) and the result arrays."""
+    lines, ccp, net_short = netted
+    name = CODES.asset.name
     ctext = None if target is None else str(target)
-    lines, carried_net = _net_report(netted, ctext)
-    gross_lines = _gross_lines(deals, gross.settled, _NAT if target is None else target)
+    report = [("net", "settled" if ok else "failed", m, name(a), x, None if ok else ctext) for m, a, x, ok in lines]
+    report += [("ccp", "settled", CLEARING_HOUSE, name(a), x, None) for a, x in ccp.items()]
     failed = deals[~gross.settled]
-    carried_gross = [] if target is None else [(ctext, *row[:2], *row[3:]) for row in failed.tolist()]
-    journal_net = [(m, a, x, None) for m, a, x, ok in netted.lines if ok]
-    journal_net += [(CLEARING_HOUSE, a, x, None) for a, x in netted.ccp.items()]
-    parts = [Journal.from_rows(journal_net)]
-    if gross.legs is not None:
-        parts.insert(0, gross.legs.journal(deals, gross.settled))
-    shortfalls = gross.shortfalls + netted.shortfalls
+    gross_lines = _gross_lines(deals, gross.settled, _NAT if target is None else target)
+    blob, blob_assets = encode_coded(gross_lines)
+    movements: dict[tuple[int, str], int] = {}
+    for (m, a), x in gross.legs.per_account(gross.settled).items() if gross.legs else ():
+        movements[(m, name(a))] = x
+    for m, a, x, ok in lines:
+        if ok:
+            movements[(m, name(a))] = movements.get((m, name(a)), 0) + x
+    for a, x in ccp.items():
+        movements[(CLEARING_HOUSE, name(a))] = movements.get((CLEARING_HOUSE, name(a)), 0) + x
+    short = np.concatenate([gross.shortfalls, shortfall_array(net_short)])
     summary = {
-        "policy": policy,
-        "carried_to": ctext,
-        "failed_members": sorted({m for m, _, _, ok in netted.lines if not ok}),
-        "gross_settled": int(gross.settled.sum()),
-        "gross_failed": int((~gross.settled).sum()),
-        "ccp": netted.ccp,
+        "policy": policy, "carried_to": ctext, "failed_members": sorted({m for m, _, _, ok in lines if not ok}),
+        "gross_settled": int(gross.settled.sum()), "gross_failed": int((~gross.settled).sum()),
+        "ccp": {name(a): x for a, x in ccp.items()},
     }
     record = RunRecord(
-        run_id=run_id, kind="settlement", settle_date=str(day), digest=digest, summary=summary,
-        journal=Journal.concat(parts), lines=lines, gross=encode_lines(gross_lines),
-        shortfalls=shortfalls, carried_net=carried_net, carried_gross=carried_gross,
+        run_id=run_id, kind="settlement", settle_date=str(day), summary=summary, movements=movements,
+        lines=report, gross=blob, gross_assets=blob_assets, shortfalls=short,
+        carried_net=[] if target is None else [(ctext, m, name(a), x) for m, a, x, ok in lines if not ok],
+        carried_gross=None if target is None else failed, carried_to=ctext,
+        notice=_notice(run_id, day, target, lines, gross, failed),
     )
-    parts = (_net_line_array(lines), gross_lines, _shortfall_array(shortfalls))
-    return record, parts, _rolled_debits(netted, gross)
+    return record, (net_line_array(report), gross_lines, short)
 
 
-def _net_report(netted: _NetOutcome, ctext: str | None) -> tuple[list[tuple], list[tuple]]:
-    """run_lines rows (NET lines, then the CCP's movements) and the NET rows to carry."""
-    lines, carried = [], []
-    for member, asset, amount, ok in netted.lines:
-        lines.append(("net", SETTLED if ok else FAILED, member, asset, amount, None if ok else ctext))
-        if not ok and ctext is not None:
-            carried.append((ctext, member, asset, amount))
-    lines += [("ccp", SETTLED, CLEARING_HOUSE, asset, amount, None) for asset, amount in netted.ccp.items()]
-    return lines, carried
+def _notice(run_id, day, target, lines, gross: GrossOutcome, failed: np.ndarray) -> SettlementNotice:
+    """What listeners hear: the signed amounts carried to ``target`` and the debits in them."""
+    carried: dict[tuple[int, str], int] = {}
+    debits: dict[tuple[int, str], int] = {}
+    if target is not None:
+        name = CODES.asset.name
+        for m, a, x, ok in lines:
+            if not ok:
+                carried[(m, name(a))] = carried.get((m, name(a)), 0) + x
+                if x < 0:
+                    debits[(m, name(a))] = debits.get((m, name(a)), 0) - x
+        if gross.legs is not None:
+            for (m, a), x in gross.legs.per_account(~gross.settled, members_only=True).items():
+                carried[(m, name(a))] = carried.get((m, name(a)), 0) + x
+            for (m, a), x in gross.legs.per_account(~gross.settled, debits_only=True).items():
+                debits[(m, name(a))] = debits.get((m, name(a)), 0) + x
+    def as_date(d: np.datetime64 | None) -> Any:
+        return None if d is None else d.astype(object)
 
-
-def _rolled_debits(netted: _NetOutcome, gross: _GrossOutcome) -> dict[tuple[int, str], int]:
-    """What each member still owes per asset after the run: its failed NET debits and its
-    debits in failed GROSS deals (these become commitments on the roll date)."""
-    rolled: dict[tuple[int, str], int] = {}
-    for member, asset, amount, ok in netted.lines:
-        if not ok and amount < 0:
-            rolled[(member, asset)] = rolled.get((member, asset), 0) - amount
-    if gross.legs is not None:
-        for key, amount in gross.legs.per_account(~gross.settled, debits_only=True).items():
-            rolled[key] = rolled.get(key, 0) + amount
-    return rolled
+    return SettlementNotice(run_id, as_date(day), as_date(target), {k: v for k, v in carried.items() if v}, debits)
 
 
 def _gross_lines(deals: np.ndarray, settled: np.ndarray, carried_to: np.datetime64) -> np.ndarray:
+    """GROSS_LINE_DTYPE rows: each deal's bytes (a GROSS_LINE row begins with the GROSS row it
+    reports, both packed) and its outcome."""
     out = np.zeros(len(deals), GROSS_LINE_DTYPE)
-    for name in GROSS_DTYPE.names:
-        out[name] = deals[name]
+    width = GROSS_DTYPE.itemsize
+    out.view(np.uint8).reshape(len(deals), GROSS_LINE_DTYPE.itemsize)[:, :width] = np.ascontiguousarray(
+        deals).view(np.uint8).reshape(len(deals), width)
     out["status"] = np.where(settled, SETTLED, FAILED)
     out["carried_to"] = np.where(settled, _NAT, carried_to)
     return out
 
 
-def encode_lines(lines: np.ndarray) -> bytes:
-    """A structured array as an .npy image (no pickle): how GROSS reports are stored."""
-    buffer = io.BytesIO()
-    np.save(buffer, lines, allow_pickle=False)
-    return buffer.getvalue()
-
-
-def decode_lines(blob: bytes | None, dtype: np.dtype) -> np.ndarray:
-    """Inverse of :func:`encode_lines`; an empty array for None."""
-    if blob is None:
-        return np.zeros(0, dtype)
-    lines = np.load(io.BytesIO(blob), allow_pickle=False)
-    if lines.dtype != dtype:
-        raise ValueError(f"stored report has dtype {lines.dtype}, expected {dtype}")
-    return lines
-
-
-def _carried_gross_array(rows: list[tuple], day: np.datetime64) -> np.ndarray:
-    out = np.zeros(len(rows), GROSS_DTYPE)
-    for i, (_, trade_id, leg, rec, dlv, base_asset, base_amount, quote_asset, pay, proceeds, fee) in enumerate(rows):
-        out[i] = (trade_id, leg, day, rec, dlv, base_asset, base_amount, quote_asset, pay, proceeds, fee)
-    return out
-
-
-# --------------------------------------------------------------------------- result arrays
-
-
-def _net_line_array(lines: list[tuple]) -> np.ndarray:
-    out = np.zeros(len(lines), NET_LINE_DTYPE)
-    for i, (kind, status, member, asset, amount, carried) in enumerate(lines):
-        out[i] = (kind, member, asset, amount, status, _NAT if carried is None else np.datetime64(carried, "D"))
-    return out
-
-
-def _shortfall_array(rows: list[tuple]) -> np.ndarray:
-    out = np.zeros(len(rows), SHORTFALL_DTYPE)
-    for i, row in enumerate(rows):
-        out[i] = row
-    return out
-
-
-def _balance_array(balances: dict[tuple[int, str], int] | list[tuple]) -> np.ndarray:
-    items = sorted(balances.items()) if isinstance(balances, dict) else [((m, a), b) for m, a, b in balances]
-    out = np.zeros(len(items), BALANCE_DTYPE)
-    for i, ((member, asset), balance) in enumerate(items):
-        out[i] = (member, asset, balance)
-    return out
-
-
-def _empty_result(run_id: str, day: np.datetime64, status: str, policy: str | None) -> SettlementResult:
-    return SettlementResult(
-        run_id, day, status, policy, np.zeros(0, NET_LINE_DTYPE), np.zeros(0, GROSS_LINE_DTYPE),
-        np.zeros(0, SHORTFALL_DTYPE), np.zeros(0, BALANCE_DTYPE),
-    )
-
-
-def _stored_result(ledger: Ledger, run_id: str, day: np.datetime64, digest: str) -> SettlementResult | None:
-    """The result of an already-recorded run, or None. RunConflict if it differs."""
+def _stored_result(ledger: Ledger, run_id: str, day: np.datetime64, args: dict) -> SettlementResult | None:
+    """The result of an already-recorded run, or None. RunConflict if it was asked otherwise."""
     info = ledger.run_info(run_id)
     if info is None:
         return None
-    if info["kind"] != "settlement" or info["settle_date"] != str(day) or info["digest"] != digest:
-        raise RunConflict(
-            f"run_id: {run_id!r} was already settled ({info['kind']} of {info['settle_date']}) "
-            "with different obligations; use another run_id for a new run"
-        )
+    if info["kind"] != "settlement" or info["args"] != args:
+        stored = info["args"] or {"kind": info["kind"]}
+        diff = sorted(k for k in set(stored) | set(args) if stored.get(k) != args.get(k))
+        raise RunConflict(f"run_id: {run_id!r} was already used ({info['kind']} of {info['settle_date']}) with other "
+                          f"{', '.join(diff)}; use another run_id for another run")
     rows = ledger.run_rows(run_id)
-    gross = decode_lines(rows["gross"], GROSS_LINE_DTYPE)
     return SettlementResult(
-        run_id, day, "already_settled", info["summary"].get("policy"),
-        _net_line_array(rows["lines"]), gross, _shortfall_array(rows["shortfalls"]),
-        _balance_array(rows["balances"]),
+        run_id, day, "already_settled", info["summary"].get("policy"), net_line_array(rows["lines"]),
+        decode_coded(rows["gross"], rows["gross_assets"], GROSS_LINE_DTYPE), rows["shortfalls"],
+        balance_array(rows["balances"]),
     )
+

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from exchange.clearing import Ledger, Obligations, SettlementResult, net, settle
+from exchange.codes import CODES
 from exchange.records import SESSION_NAMES
 from exchange.reference.instruments import KZT
 from exchange.venue.exchange import DayEnd, Exchange
@@ -214,7 +215,7 @@ def _top_up(scenario: Scenario, ledger: Ledger, obligations: Obligations,
         return []
     due = dict(rolled)
     fresh = obligations.for_date(day).net
-    for member, asset, amount in zip(fresh["member"].tolist(), fresh["asset"].tolist(),
+    for member, asset, amount in zip(fresh["member"].tolist(), CODES.asset.decode(fresh["asset"]),
                                      fresh["amount"].tolist()):
         if member in toppers:
             due[(member, asset)] = due.get((member, asset), 0) + amount

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from exchange.codes import CODES
 from exchange.reference.instruments import Instrument
 
 __all__ = ["Driver", "Profile", "DEFAULT_DRIVERS", "DEFAULT_PROFILES", "ReferencePrices",
@@ -205,6 +206,9 @@ class MarketData:
         self.instruments = {s: exchange.instruments[s] for s in symbols}
         self.last: dict[str, int | None] = dict.fromkeys(symbols)
         self._symbols = np.array(symbols, dtype="U16")
+        codes = [CODES.instrument.code(s) for s in symbols]  # records name instruments by code
+        self._index_of = np.full(max(codes, default=-1) + 1, -1, np.intp)
+        self._index_of[codes] = np.arange(len(symbols))
         assets = sorted(exchange.instruments.assets)
         self._assets = assets
         self._base = np.array([assets.index(exchange.instruments[s].base.code) for s in symbols])
@@ -248,13 +252,14 @@ class MarketData:
         return len(new)
 
     def _read(self, new: np.ndarray) -> None:
-        code = np.searchsorted(self._symbols, new["instrument"])
+        code = self._index_of[new["instrument"]]
         # the last trade of each instrument: first occurrence in the reversed slice
         found, first_rev = np.unique(code[::-1], return_index=True)
         prices = new["price_ticks"]
         for c, i in zip(found.tolist(), first_rev.tolist()):
             self.last[str(self._symbols[c])] = int(prices[len(new) - 1 - i])
-        base = new["base_amount"] - new["far_base_amount"]
+        # a swap returns its base on the far leg
+        base = np.where(np.isnat(new["far_settle_date"]), new["base_amount"], 0)
         quote = new["far_quote_amount"] - new["quote_amount"]
         n_assets = len(self._assets)
         members = np.concatenate([new["buyer"], new["seller"]] * 2)

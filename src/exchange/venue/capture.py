@@ -6,20 +6,21 @@ session that day and the time. Nothing else runs per fill here: the fills' bytes
 to a staging buffer and turned into ``records.TRADE_RECORD_DTYPE`` rows in one vectorised pass
 (:meth:`TradeCapture.flush`) when records are read, or every ``flush_every`` fills. The records
 live in one numpy buffer that grows by doubling (amortised O(1) per trade, no Python object per
-trade; about 1 us per trade for the flush, 0.3 KB of buffer).
+trade; about 1 us per trade for the flush, 128 bytes of buffer: ``records.TRADE_RECORD_DTYPE``).
 
 Record fields, per fill (buyer and seller from the taker's side; a fill is at the maker's price):
 
 * ``base_amount = qty * base minor units per lot``; ``quote_amount = price_ticks * qty * quote
   minor units per tick-lot`` (``Instrument.quote_amount``). A swap's near leg is at the reference
   rate: ``quote_amount = ref_ticks * qty * (quote minor units per underlying tick-lot)`` and its
-  far leg at reference + points: ``far_quote_amount = quote_amount + price_ticks * qty * ...``,
-  ``far_base_amount = base_amount`` (``Instrument.swap_legs``).
+  far leg at reference + points: ``far_quote_amount = quote_amount + price_ticks * qty * ...``;
+  the far leg returns the same base amount (``Instrument.swap_legs``).
 * Fees (``FeeSchedule``): the taker pays the taker rate, the maker the maker rate, on
   ``quote_amount`` (for a swap the near leg, as ``fees`` prescribes), rounded half up and raised
   to the minimum. :class:`FeeTerms` is that formula in integers, exactly ``FeeSchedule.fee``.
 * ``settle_date = calendar.settlement_date(trade_date, instrument)``; ``far_settle_date`` the
-  swap's far leg date, NaT otherwise; ``settlement`` the instrument's NET/GROSS method.
+  swap's far leg date, NaT otherwise. Instrument and assets are ``exchange.codes.CODES`` codes;
+  each instrument is registered there with its NET/GROSS settlement method.
 
 Market data, computed from the records on demand: OHLC, volume, turnover and VWAP per trading
 date, session and instrument (:meth:`TradeCapture.session_stats`), and the spot fixing of a
@@ -38,7 +39,8 @@ from typing import Any
 import numpy as np
 
 from exchange._book import TRADE_DTYPE
-from exchange.records import SESSION_NAMES, TRADE_RECORD_DTYPE, empty_trades
+from exchange.codes import CODES
+from exchange.records import MEMBER_ID_MAX, SESSION_NAMES, empty_trades, to_table
 from exchange.reference.fees import FeeSchedule
 from exchange.reference.instruments import MAX_INT64, Instrument, Kind
 
@@ -150,7 +152,6 @@ _TERMS_DTYPE = np.dtype([
     ("instr", "i4"), ("session", "i1"), ("trade_date", "M8[D]"), ("settle", "M8[D]"),
     ("far", "M8[D]"), ("ref", "i8"), ("f", "i8"), ("bpl", "i8"), ("fref", "i8"),
     ("tn", "i8"), ("td", "i8"), ("mn", "i8"), ("md", "i8"), ("minimum", "i8"),
-    ("tick_mul", "f8"), ("tick_div", "f8"), ("settlement", "i1"),
 ])
 
 
@@ -179,6 +180,7 @@ class Terms:
     swap: bool = field(init=False)
     quote_code: str = field(init=False)
     base_code: str = field(init=False)
+    codes: tuple[int, int, int] = field(init=False)  # CODES of instrument, base, quote
     settle_day: np.datetime64 = field(init=False)  # settle as numpy day: cheap for the ledger
     _row_constants: tuple = field(init=False, repr=False)
 
@@ -189,17 +191,14 @@ class Terms:
         self.swap = ins.kind is Kind.FX_SWAP
         self.fref = ins.swap_legs(1, 1, 1).near_quote if self.swap else 0
         self.quote_code, self.base_code = ins.quote.code, ins.base.code
+        self.codes = _instrument_codes(ins)
         self.settle_day = _days(self.settle)
-        _, digits, exponent = ins.tick_size.as_tuple()
-        coefficient = int("".join(map(str, digits)))
-        self._row_constants = (float(coefficient * 10 ** max(exponent, 0)),
-                               float(10 ** max(-exponent, 0)), _days(self.trade_date),
-                               _days(self.far))
+        self._row_constants = (_days(self.trade_date), _days(self.far))
 
     def record(self, trade_id: int, fill: tuple, time: float) -> tuple:
         """The TRADE_RECORD_DTYPE row of one fill (a book trade row as a tuple), the same
         values as the vectorised :meth:`TradeCapture.flush` computes. O(1)."""
-        mul, div, trade_day, far_day = self._row_constants
+        trade_day, far_day = self._row_constants
         taker_id, maker_id, taker_owner, maker_owner, side, px, qty = (
             fill[i] for i in _FILL_FIELDS)
         base, value = qty * self.bpl, px * qty * self.f
@@ -210,11 +209,11 @@ class Terms:
             buyer, seller, buy_id, sell_id = taker_owner, maker_owner, taker_id, maker_id
         else:
             buyer, seller, buy_id, sell_id = maker_owner, taker_owner, maker_id, taker_id
-        far_base, far_quote = (base, near + value) if self.swap else (0, 0)
-        return (trade_id, trade_day, self.session, self.instrument.symbol, buyer, seller, side,
-                buy_id, sell_id, px, px * mul / div, qty, time, self.base_code,
-                self.quote_code, self.settle_day, base, near, far_day, far_base, far_quote,
-                fee_buyer, fee_seller, self.instrument.settlement)
+        far_quote = near + value if self.swap else 0
+        instrument, base_asset, quote_asset = self.codes
+        return (trade_id, trade_day, time, buy_id, sell_id, px, qty, self.settle_day, base,
+                near, far_day, far_quote, fee_buyer, fee_seller, buyer, seller, instrument,
+                base_asset, quote_asset, self.session, side)
 
     def near_value(self, price_ticks: int, lots: int) -> int:
         """What the buyer pays on the (near) settle date, before fees."""
@@ -223,13 +222,24 @@ class Terms:
         return price_ticks * lots * self.f
 
     def table_row(self) -> tuple:
-        ins = self.instrument
-        mul, div = self._row_constants[:2]
         tn, td, mn, md, m = (self.fees.taker_num, self.fees.taker_den, self.fees.maker_num,
                              self.fees.maker_den, self.fees.minimum)
         return (self.index, self.session, _days(self.trade_date), _days(self.settle),
-                _days(self.far), self.ref, self.f, self.bpl, self.fref, tn, td, mn, md, m,
-                mul, div, ins.settlement)
+                _days(self.far), self.ref, self.f, self.bpl, self.fref, tn, td, mn, md, m)
+
+
+def _instrument_codes(ins: Instrument) -> tuple[int, int, int]:
+    """The registry codes of an instrument (registered with its settlement method) and of its
+    base and quote assets."""
+    return (CODES.register_instrument(ins.symbol, ins.settlement), CODES.asset.code(ins.base.code),
+            CODES.asset.code(ins.quote.code))
+
+
+def _tick_factors(ins: Instrument) -> tuple[float, float]:
+    """(mul, div) with ``price = price_ticks * mul / div`` as close as a float gets."""
+    _, digits, exponent = ins.tick_size.as_tuple()
+    coefficient = int("".join(map(str, digits)))
+    return float(coefficient * 10 ** max(exponent, 0)), float(10 ** max(-exponent, 0))
 
 
 # --------------------------------------------------------------------------- statistics
@@ -281,6 +291,15 @@ def _sum_exact(values: np.ndarray, starts: np.ndarray) -> list[int]:
     return [sum(int(v) for v in values[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
+def _check_member_ids(*owners: np.ndarray) -> None:
+    """Refuse (ValueError) owners that the records' int32 member fields cannot hold, rather
+    than let numpy wrap them. O(n)."""
+    for column in owners:
+        if len(column) and (int(column.max()) > MEMBER_ID_MAX or int(column.min()) < 0):
+            bad = column[(column > MEMBER_ID_MAX) | (column < 0)][0]
+            raise ValueError(f"member: {int(bad)} does not fit a trade record (0..{MEMBER_ID_MAX})")
+
+
 class TradeCapture:
     """Trade records of every fill, in execution order, in a doubling numpy buffer.
 
@@ -290,11 +309,14 @@ class TradeCapture:
     def __init__(self, instruments: Sequence[Instrument], capacity: int = 1024,
                  flush_every: int = 65_536) -> None:
         self.instruments = list(instruments)
-        self._symbols = np.array([i.symbol for i in self.instruments], dtype="U16")
-        self._bases = np.array([i.base.code for i in self.instruments], dtype="U12")
-        self._quotes = np.array([i.quote.code for i in self.instruments], dtype="U12")
+        codes = np.array([_instrument_codes(i) for i in self.instruments], np.int16).reshape(-1, 3)
+        self._codes, self._bases, self._quotes = codes[:, 0], codes[:, 1], codes[:, 2]
+        # instrument code -> index into self.instruments (-1: not this capture's)
+        self._index_of = np.full(int(codes[:, 0].max(initial=-1)) + 1, -1, np.intp)
+        self._index_of[self._codes] = np.arange(len(self.instruments))
+        self._ticks = np.array([_tick_factors(i) for i in self.instruments],
+                               np.float64).reshape(-1, 2)
         self._buf = empty_trades(max(1, capacity))
-        self._instr = np.zeros(len(self._buf), np.int32)  # instrument index of each record
         self._n = 0  # records in the buffer
         # Pending fills: the book's trade rows as raw bytes, and per order (chunk) its terms
         # row, fill count and time. Plain bytes and arrays: nothing here is a Python object
@@ -348,9 +370,9 @@ class TradeCapture:
         if need <= len(self._buf):
             return
         size = max(need, 2 * len(self._buf))
-        buf, instr = empty_trades(size), np.zeros(size, np.int32)
-        buf[: self._n], instr[: self._n] = self._buf[: self._n], self._instr[: self._n]
-        self._buf, self._instr = buf, instr
+        buf = empty_trades(size)
+        buf[: self._n] = self._buf[: self._n]
+        self._buf = buf
 
     def flush(self) -> None:
         """Turn the pending fills into records, vectorised. O(pending fills + chunks)."""
@@ -376,7 +398,6 @@ class TradeCapture:
             terms = self._terms_objects[row]
             for fill in fills[at: at + count]:
                 self._buf[self._n] = terms.record(self._n + 1, fill, time)
-                self._instr[self._n] = terms.index
                 self._n += 1
             at += count
 
@@ -388,24 +409,23 @@ class TradeCapture:
         k = len(fills)
         self._reserve(k)
         self._fill_records(self._buf[self._n: self._n + k], fills, terms, times)
-        self._instr[self._n: self._n + k] = terms["instr"]
         self._n += k
 
     def _fill_records(self, out: np.ndarray, fills: np.ndarray, t: np.ndarray,
                       times: np.ndarray) -> None:
         buy_taker = fills["taker_side"] == 0
         taker_owner, maker_owner = fills["taker_owner"], fills["maker_owner"]
+        _check_member_ids(taker_owner, maker_owner)
         price, qty = fills["price"], fills["qty"]
         out["trade_id"] = np.arange(self._n + 1, self._n + 1 + len(fills))
         out["trade_date"], out["session"] = t["trade_date"], t["session"]
-        out["instrument"] = self._symbols[t["instr"]]
+        out["instrument"] = self._codes[t["instr"]]
         out["buyer"] = np.where(buy_taker, taker_owner, maker_owner)
         out["seller"] = np.where(buy_taker, maker_owner, taker_owner)
         out["aggressor"] = fills["taker_side"]
         out["buy_order_id"] = np.where(buy_taker, fills["taker_id"], fills["maker_id"])
         out["sell_order_id"] = np.where(buy_taker, fills["maker_id"], fills["taker_id"])
         out["price_ticks"], out["qty"], out["time"] = price, qty, times
-        out["price"] = price * t["tick_mul"] / t["tick_div"]
         out["base_asset"], out["quote_asset"] = self._bases[t["instr"]], self._quotes[t["instr"]]
         out["settle_date"], out["far_settle_date"] = t["settle"], t["far"]
         base = qty * t["bpl"]
@@ -413,13 +433,11 @@ class TradeCapture:
         swap = ~np.isnat(t["far"])
         near = np.where(swap, t["ref"] * qty * t["fref"], value)
         out["base_amount"], out["quote_amount"] = base, near
-        out["far_base_amount"] = np.where(swap, base, 0)
         out["far_quote_amount"] = np.where(swap, near + value, 0)
         for name, buyer_side in (("fee_buyer", buy_taker), ("fee_seller", ~buy_taker)):
             num = np.where(buyer_side, t["tn"], t["mn"])
             den = np.where(buyer_side, t["td"], t["md"])
             out[name] = fees_vector(near, num, den, t["minimum"])
-        out["settlement"] = t["settlement"]
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -436,33 +454,30 @@ class TradeCapture:
         return self._buf[first_id - 1: first_id - 1 + count].copy()
 
     def table(self) -> Any:
-        """All records as a ``pyarrow.Table`` (strings as strings, dates as date32, NaT as
-        null). Imports pyarrow on first use."""
-        import pyarrow as pa
-
+        """All records as a ``pyarrow.Table`` (``records.TABLE_COLUMNS``: names as dictionary
+        columns, dates as date32, NaT as null, the display price computed). Imports pyarrow on
+        first use."""
         records = self.trades()
-        columns = []
-        for name in TRADE_RECORD_DTYPE.names:
-            column = records[name]
-            if column.dtype.kind == "M":
-                columns.append(pa.array(column, type=pa.date32(), mask=np.isnat(column)))
-            else:
-                columns.append(pa.array(column))
-        return pa.Table.from_arrays(columns, names=list(TRADE_RECORD_DTYPE.names))
+        index = self.instrument_index(records)
+        mul, div = self._ticks[index, 0], self._ticks[index, 1]
+        return to_table(records, price=records["price_ticks"] * mul / div)
 
     def frame(self) -> Any:
-        """All records as a ``pandas.DataFrame`` (a copy). Imports pandas on first use."""
-        import pandas as pd
+        """All records as a ``pandas.DataFrame`` (:meth:`table`: names as categoricals, dates
+        as datetime64). Imports pandas on first use."""
+        return self.table().to_pandas(date_as_object=False)
 
-        records = self.trades()
-        return pd.DataFrame({name: records[name] for name in TRADE_RECORD_DTYPE.names})
+    def instrument_index(self, records: np.ndarray) -> np.ndarray:
+        """The index into ``self.instruments`` of each record's instrument code. O(n)."""
+        return self._index_of[records["instrument"]]
 
     # -- market data -----------------------------------------------------------------------
 
     def session_stats(self, trade_date: _dt.date | None = None) -> list[SessionStat]:
         """OHLC, volume, turnover and VWAP per (trade date, session, instrument), in that
         order; only ``trade_date`` if given. O(n log n) in the records read."""
-        records, instr = self.trades(), self._instr[: self._n]
+        records = self.trades()
+        instr = self.instrument_index(records)
         if trade_date is not None:
             keep = records["trade_date"] == np.datetime64(trade_date, "D")
             records, instr = records[keep], instr[keep]
@@ -507,7 +522,8 @@ class TradeCapture:
         per base unit, rounded half up to the finest tick of the pair's counted instruments.
         Pairs without such trades are absent. O(n).
         """
-        records, instr = self.trades(), self._instr[: self._n]
+        records = self.trades()
+        instr = self.instrument_index(records)
         counted = np.array([i.kind is Kind.FX_SPOT and i.tenor in config.tenors
                             for i in self.instruments], dtype=bool)
         keep = (records["trade_date"] == np.datetime64(trade_date, "D")) & counted[instr]
