@@ -31,7 +31,7 @@ import exchange
 
 from .runs import RunTask, failed_row, run_one
 
-__all__ = ["BACKENDS", "EngineMissing", "require", "execute"]
+__all__ = ["BACKENDS", "EngineMissing", "dask_settings", "execute", "require"]
 
 #: Backend name -> (module that must import, extra that installs it); local needs nothing.
 BACKENDS: dict[str, tuple[str, str] | None] = {
@@ -68,9 +68,8 @@ def execute(tasks: Sequence[RunTask], backend: str, workers: int | None, address
     return _ray(tasks, workers, address, retries, report)
 
 
-def _died(task: RunTask, attempts: int, why: str = "") -> Row:
-    detail = f": {why}" if why else ""
-    return failed_row(task, f"worker died (tried {attempts} times){detail}")
+def _died(task: RunTask, how: str) -> Row:
+    return failed_row(task, "worker died: " + " ".join(how.split()))
 
 
 def _package_root() -> str:
@@ -94,38 +93,52 @@ _START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 
 
 def _local(tasks: Sequence[RunTask], workers: int, retries: int, report: Progress) -> list[Row]:
-    """A process pool with at most ``workers`` runs in flight, so that when a worker dies
-    the runs it may have taken down are exactly the ones in flight: they are resubmitted
-    to a fresh pool (each charged one attempt) until they have used ``retries``."""
+    """A process pool with at most ``workers`` runs in flight. When a worker dies the pool
+    breaks and every run in flight is lost, but only one of them may be to blame: those runs
+    are then run again one at a time (a run that kills its worker alone is charged an
+    attempt, the others finish), and the pool goes back to ``workers`` at a time."""
     rows: list[Row | None] = [None] * len(tasks)
-    attempts = [0] * len(tasks)
-    queue = list(range(len(tasks)))[::-1]  # pop() takes the next task in order
+    fresh = list(range(len(tasks)))[::-1]  # pop() takes the next task in order
+    suspects: list[int] = []  # lost when a pool broke: run alone
+    deaths = [0] * len(tasks)  # deaths of a worker while running the task alone
     done = 0
     context = multiprocessing.get_context(_START_METHOD)
-    while queue:
+    while fresh or suspects:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             flight: dict[Future, int] = {}
             try:
-                while queue or flight:
-                    while queue and len(flight) < workers:
-                        i = queue.pop()
-                        attempts[i] += 1
-                        flight[pool.submit(run_one, tasks[i])] = i
+                while fresh or suspects or flight:
+                    _fill(pool, tasks, flight, fresh, suspects, workers)
                     finished, _ = wait(flight, return_when=FIRST_COMPLETED)
                     for future in finished:
                         rows[flight.pop(future)] = future.result()
                         done += 1
                         report(done, len(tasks))
             except BrokenProcessPool:
+                alone = len(flight) == 1
                 for i in flight.values():
-                    if attempts[i] > retries:
-                        rows[i] = _died(tasks[i], attempts[i])
+                    deaths[i] += alone
+                    if deaths[i] > retries:
+                        rows[i] = _died(tasks[i], f"{deaths[i]} times running this run alone")
                         done += 1
                         report(done, len(tasks))
                     else:
-                        queue.append(i)
-                queue.sort(reverse=True)
+                        suspects.append(i)
+                suspects.sort(reverse=True)
     return [row for row in rows if row is not None]
+
+
+def _fill(pool: ProcessPoolExecutor, tasks: Sequence[RunTask], flight: dict[Future, int],
+          fresh: list[int], suspects: list[int], workers: int) -> None:
+    """Submit runs until ``workers`` are in flight; a suspect only when nothing else is."""
+    if suspects:
+        if not flight:
+            i = suspects.pop()
+            flight[pool.submit(run_one, tasks[i])] = i
+        return
+    while fresh and len(flight) < workers:
+        i = fresh.pop()
+        flight[pool.submit(run_one, tasks[i])] = i
 
 
 # ------------------------------------------------------------------------------------ Dask
@@ -138,7 +151,7 @@ def _dask(tasks: Sequence[RunTask], workers: int | None, address: str | None, re
     from distributed import Client, LocalCluster, as_completed
 
     rows: list[Row | None] = [None] * len(tasks)
-    with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
+    with dask.config.set(dask_settings(retries)):
         if address is None:
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
                                    threads_per_worker=1, processes=True,
@@ -149,18 +162,29 @@ def _dask(tasks: Sequence[RunTask], workers: int | None, address: str | None, re
         try:
             futures = client.map(run_one, tasks, pure=False)
             index = {future.key: i for i, future in enumerate(futures)}
-            for done, future in enumerate(as_completed(futures), start=1):
+            completed = as_completed(futures)
+            del futures  # a finished run's row is released from its worker once read
+            for done, future in enumerate(completed, start=1):
                 i = index[future.key]
                 try:
                     rows[i] = future.result()
                 except Exception as exc:  # KilledWorker: it died more than `retries` times
-                    rows[i] = _died(tasks[i], retries + 1, type(exc).__name__)
+                    rows[i] = _died(tasks[i], f"{type(exc).__name__}: {exc}")
+                future.release()
                 report(done, len(tasks))
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
     return [row for row in rows if row is not None]
+
+
+def dask_settings(retries: int) -> dict[str, Any]:
+    """Scheduler settings for sweeps: a run is given up after its worker died ``retries``
+    + 1 times, and a worker holds only the run it is running (a dying worker then takes
+    no queued run with it). A cluster started elsewhere needs them in its own config."""
+    return {"distributed.scheduler.allowed-failures": retries,
+            "distributed.scheduler.worker-saturation": 1.0}
 
 
 # ------------------------------------------------------------------------------------- Ray
@@ -192,7 +216,7 @@ def _ray(tasks: Sequence[RunTask], workers: int | None, address: str | None, ret
                 try:
                     rows[i] = ray.get(ref)
                 except ray.exceptions.RayError as exc:  # the worker died too often
-                    rows[i] = _died(tasks[i], retries + 1, type(exc).__name__)
+                    rows[i] = _died(tasks[i], f"{type(exc).__name__}: {exc}")
                 done += 1
                 report(done, len(tasks))
     finally:

@@ -20,6 +20,7 @@ import datetime as _dt
 import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +32,8 @@ from .engines import Progress, execute, require
 from .runs import STATUS_COLUMNS, VOLATILE_COLUMNS, Metrics, RunTask, result_columns
 from .scenario import DEFAULT_DATE, ScenarioParams
 
-__all__ = ["sweep", "grid_points", "check_seeds", "comparable", "PARAMETERS",
+__all__ = ["sweep", "plan_sweep", "SweepPlan", "grid_points", "check_seeds", "comparable",
+           "PARAMETERS",
            "VOLATILE_COLUMNS", "TRADES_FOLDER", "MAX_SEED"]
 
 #: The knobs a grid may vary (ScenarioParams' fields), in the table's column order.
@@ -110,6 +112,49 @@ def _label(point: ScenarioParams, names: Sequence[str]) -> str:
     return "_".join(f"{n}={getattr(point, n)}" for n in names)
 
 
+@dataclass(frozen=True)
+class SweepPlan:
+    """A checked sweep, ready to run: the swept parameter names and one task per run, in
+    table order (see :func:`plan_sweep`)."""
+
+    names: list[str]
+    tasks: list[RunTask]
+    backend: str
+    workers: int | None
+    address: str | None
+    retries: int
+
+    def run(self, progress: Progress | None = None, arrow: bool = False) -> Any:
+        """Execute every run and return the table (see :func:`sweep`)."""
+        rows = execute(self.tasks, self.backend, self.workers, self.address, self.retries,
+                       progress)
+        return _table(self.tasks, rows, self.names, arrow)
+
+
+def plan_sweep(grid: Grid, seeds: Iterable[int], backend: str = "local",
+               workers: int | None = None, *, address: str | None = None,
+               date: _dt.date = DEFAULT_DATE, out: str | os.PathLike | None = None,
+               keep_trades: bool = False, retries: int = 2,
+               metrics: Metrics | None = None) -> SweepPlan:
+    """Check every argument of :func:`sweep` and return the plan; runs and writes nothing.
+    Raises ValueError or TypeError naming the argument, EngineMissing (an ImportError with
+    an install hint) for a backend whose extra is missing."""
+    names, points = grid_points(grid)
+    seed_list = check_seeds(seeds)
+    _check_engine(backend, workers, address, retries)
+    _check_date(date)
+    if not isinstance(keep_trades, bool):
+        raise TypeError(f"keep_trades: expected a bool, got {keep_trades!r}")
+    if keep_trades and out is None:
+        raise ValueError("keep_trades: needs out, the folder to write each run's trades to")
+    if metrics is not None and not callable(metrics):
+        raise TypeError(f"metrics: expected a function of a DayResult, got {metrics!r}")
+    folder = None if not keep_trades else os.path.join(os.fspath(out), TRADES_FOLDER)
+    tasks = [RunTask(p, s, date, _trades_path(folder, p, names, s), metrics)
+             for p in points for s in seed_list]
+    return SweepPlan(names, tasks, backend, workers, address, retries)
+
+
 def sweep(grid: Grid, seeds: Iterable[int], backend: str = "local",
           workers: int | None = None, *, address: str | None = None,
           date: _dt.date = DEFAULT_DATE, out: str | os.PathLike | None = None,
@@ -134,22 +179,12 @@ def sweep(grid: Grid, seeds: Iterable[int], backend: str = "local",
     (``exchange.sim.runs``), any ``metrics`` columns, ``status``, ``error``, then
     ``wall_seconds`` and ``worker``. A run that raised has status "failed", its error and
     empty measurements; the sweep goes on. Every argument is checked before any run starts
-    (ValueError, TypeError, or EngineMissing with an install hint); nothing is written then.
+    (:func:`plan_sweep`); nothing runs or is written on a bad one.
     Time: runs x one day (docs/sweeps.md) / workers.
     """
-    names, points = grid_points(grid)
-    seed_list = check_seeds(seeds)
-    _check_engine(backend, workers, address, retries)
-    _check_date(date)
-    if not isinstance(keep_trades, bool):
-        raise TypeError(f"keep_trades: expected a bool, got {keep_trades!r}")
-    if keep_trades and out is None:
-        raise ValueError("keep_trades: needs out, the folder to write each run's trades to")
-    folder = None if not keep_trades else os.path.join(os.fspath(out), TRADES_FOLDER)
-    tasks = [RunTask(p, s, date, _trades_path(folder, p, names, s), metrics)
-             for p in points for s in seed_list]
-    rows = execute(tasks, backend, workers, address, retries, progress)
-    return _table(tasks, rows, names, arrow)
+    plan = plan_sweep(grid, seeds, backend, workers, address=address, date=date, out=out,
+                      keep_trades=keep_trades, retries=retries, metrics=metrics)
+    return plan.run(progress, arrow)
 
 
 def _check_engine(backend: str, workers: int | None, address: str | None,
