@@ -391,3 +391,86 @@ def test_keep_trades_writes_each_run_s_trades(tmp_path):
         assert written.num_rows == trades and "fee_buyer" in written.column_names
     fees = pq.read_table(table["trades_file"][1])["fee_buyer"].to_numpy()
     assert fees.sum() > pq.read_table(table["trades_file"][0])["fee_buyer"].to_numpy().sum()
+
+
+# ---------------------------------------------------------------------------- the command
+
+def _status(argv) -> int:
+    """The command's exit status, whether it returns it or argparse exits with it."""
+    from exchange.app.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_command_writes_the_table_and_a_summary(tmp_path, capsys):
+    argv = ["sweep", "--param", "prefunded=0,3", "--param", "fee_bps=1,2.5", "--seeds", "1..2",
+            "--orders", str(ORDERS), "--workers", "2", "--out", str(tmp_path / "new" / "out")]
+    assert _status(argv) == 0
+    out = tmp_path / "new" / "out"
+    written = pd.read_parquet(out / "sweep.parquet")
+    expected = sweep({"prefunded": [0, 3], "fee_bps": ["1", "2.5"], "orders": [ORDERS]}, [1, 2])
+    pd.testing.assert_frame_equal(comparable(written), comparable(expected))
+    page = (out / "sweep.html").read_text()
+    assert page.count("<figure>") == 2 * 7 and page.count("data:image/png;base64,") == 14
+    assert "failed runs" not in page.lower()
+    for caption in ("trades against prefunded", "exchange fees (KZT) against fee_bps",
+                    "members that failed a settlement against fee_bps"):
+        assert f"<figcaption>{caption}</figcaption>" in page
+    said = capsys.readouterr().out
+    assert "Sweeping 8 runs (4 points x 2 seeds) on local" in said
+    assert "8 runs ok, 0 failed" in said
+
+
+def test_command_with_seeds_only_sweeps_the_default_scenario(tmp_path, capsys):
+    assert _status(["sweep", "--seeds", "3,5", "--orders", str(ORDERS), "--out",
+                    str(tmp_path), "--quiet"]) == 0
+    table = pd.read_parquet(tmp_path / "sweep.parquet")
+    assert list(table["seed"]) == [3, 5] and list(table["members"]) == [20, 20]
+    assert (table["orders"] == ORDERS).all() and (table["status"] == "ok").all()
+    page = (tmp_path / "sweep.html").read_text()
+    assert "<figcaption>trades across seeds</figcaption>" in page
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--seeds", "5..1"], "--seeds: the range '5..1' is empty"),
+    (["--seeds", "1", "--param", "fee=1"], "--param: 'fee' is not a parameter"),
+    (["--seeds", "1", "--param", "fee_bps"], "--param: 'fee_bps' is not NAME=V1,V2"),
+    (["--seeds", "1", "--param", "prefunded=1", "--param", "prefunded=2"], "given twice"),
+    (["--seeds", "1", "--param", "members=2..3"], "members: 2 is not in 6..1000"),
+    (["--seeds", "1", "--param", "overtraders_prefunded=yes"], "'yes' is not true or false"),
+    (["--seeds", "1", "--orders", "5", "--param", "orders=6"], "give one or the other"),
+    (["--seeds", "1", "--workers", "0"], "workers: 0 is not in 1..1024"),
+    (["--seeds", "1", "--backend", "spark"], "argument --backend: invalid choice: 'spark'"),
+    (["--seeds", "1", "--date", "2026-11-28"], "2026-11-28 is not a business day"),
+    (["--seeds", "1", "--date", "27.11.2026"], "not a date YYYY-MM-DD: '27.11.2026'"),
+    (["--seeds", "1", "--orders", "x"], "argument --orders: invalid int value: 'x'"),
+    ([], "the following arguments are required: --seeds"),
+])
+def test_command_bad_arguments_fail_fast_on_one_line(argv, words, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _status(["sweep", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("exchange sweep: error: ") and words in err
+    assert err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_command_out_must_be_a_folder(tmp_path, capsys):
+    taken = tmp_path / "file"
+    taken.write_text("x")
+    assert _status(["sweep", "--seeds", "1", "--out", str(taken / "sub")]) == 2
+    assert "--out: " in capsys.readouterr().err
+
+
+def test_command_missing_extra_is_a_one_line_hint(monkeypatch, tmp_path, capsys):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "distributed" else real(name, *a))
+    assert _status(["sweep", "--seeds", "1", "--backend", "dask", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == ("exchange sweep: error: backend 'dask' needs the [dask] "
+                                       'extra: pip install "exchange[dask]"\n')

@@ -18,6 +18,8 @@ from exchange.reference.calendar import Calendar
 
 from exchange.sim.scenario import DEFAULT_DATE, MIN_MEMBERS
 
+from . import sweep
+
 __all__ = ["main", "build_parser", "DEFAULT_ORDERS", "MAX_ORDERS"]
 
 #: Order messages per session by default: the whole command then takes well under a minute.
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="SQLite file of the clearing ledger (default: in memory); must "
                           "not exist yet")
     sim.add_argument("--quiet", action="store_true", help="print nothing")
+    sweep.add_parser(commands)
     return parser
 
 
@@ -81,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "simulate":
         return _simulate(parser, args)
+    if args.command == "sweep":
+        return sweep.run(args)
     parser.error(f"unknown command {args.command!r}")  # unreachable: argparse checks
     return 2
 
