@@ -28,7 +28,9 @@ The row's columns (:func:`result_columns`), with units:
 """
 from __future__ import annotations
 
+import ctypes
 import datetime as _dt
+import gc
 import os
 import socket
 import time
@@ -117,9 +119,33 @@ def run_one(task: RunTask) -> dict[str, Any]:
             result.ledger.close()
     except Exception as exc:  # noqa: BLE001 - a failed run is a result, the sweep goes on
         return failed_row(task, _describe(exc), time.perf_counter() - started, worker_name())
+    finally:
+        _give_back_memory()
     row.update(seed=task.seed, status="ok", error="",
                wall_seconds=time.perf_counter() - started, worker=worker_name())
     return row
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None off glibc."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def _give_back_memory() -> None:
+    """Return the freed heap of the run to the system. Without it glibc keeps most of what a
+    day allocated and frees (numpy arrays, SQLite pages): a worker's resident memory grew
+    about 5 MB per 10,000-order run, run after run (docs/sweeps.md); with it, it stays flat.
+    The collection first: a day leaves reference cycles that would otherwise wait for the
+    next full collection. About 15 ms."""
+    gc.collect()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _describe(exc: BaseException) -> str:
