@@ -366,7 +366,7 @@ def test_ray_already_started_retries_a_run_whose_worker_died(tmp_path):
     import ray
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         once = sweep(GRID, SEEDS, backend="ray", metrics=functools.partial(die_once, str(tmp_path)))
         always = sweep(GRID, SEEDS, backend="ray", retries=1, metrics=die_always)

@@ -199,10 +199,12 @@ def _ray(tasks: Sequence[RunTask], workers: int | None, address: str | None, ret
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                    "logging_level": logging.ERROR}
         if address is None:
+            # "local": a new Ray of our own, even if RAY_ADDRESS or a `ray start` on this
+            # machine would otherwise make ray.init() join that one
             options.update(num_cpus=workers or os.cpu_count() or 1,
                            runtime_env={"env_vars": _worker_env()},
                            object_store_memory=100 * 2**20)  # rows are tiny
-        ray.init(address=address, **options)
+        ray.init(address=address or "local", **options)
     try:
         remote = ray.remote(num_cpus=1, max_retries=retries)(run_one)
         refs = [remote.remote(task) for task in tasks]
