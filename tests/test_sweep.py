@@ -491,3 +491,22 @@ def test_a_worker_s_memory_stays_flat_run_after_run():
         run_one(RunTask(ScenarioParams(orders=3_000), seed, DEFAULT_DATE))
         rss.append(_resident_mb())
     assert rss[-1] - rss[2] < 8, [round(x) for x in rss]
+
+
+def test_a_driver_with_threads_spawns_its_workers_and_gets_the_same_table():
+    import threading
+
+    from exchange.sim.engines import _start_method
+
+    forked = sweep(GRID, [1, 2], workers=2)
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait)
+    helper.start()
+    try:
+        assert _start_method() == "spawn"  # forking beside another thread can deadlock
+        spawned = sweep(GRID, [1, 2], workers=2)
+    finally:
+        stop.set()
+        helper.join()
+    pd.testing.assert_frame_equal(comparable(forked), comparable(spawned))
+    assert set(forked["worker"]).isdisjoint(spawned["worker"])

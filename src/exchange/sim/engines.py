@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -85,11 +86,15 @@ def _worker_env() -> dict[str, str]:
 
 # ------------------------------------------------------------------------------ local pool
 
-#: How the local pool starts workers. fork on Linux: a worker is a copy of the driver, so it
-#: runs the driver's code, starts in milliseconds and needs no ``if __name__ == "__main__"``
-#: guard in the user's script. spawn elsewhere (fork is unsafe on macOS; Windows has none):
-#: scripts there need the guard.
-_START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
+def _start_method() -> str:
+    """How the local pool starts workers. fork on Linux while the driver has one thread: a
+    worker is then a copy of the driver, so it runs the driver's code, starts in milliseconds
+    and needs no ``if __name__ == "__main__":`` guard in the user's script. spawn otherwise:
+    forking a process with other threads (a Dask client, a GUI) can deadlock the child, and
+    fork is unsafe on macOS and absent on Windows; scripts then need the guard."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
 
 
 def _local(tasks: Sequence[RunTask], workers: int, retries: int, report: Progress) -> list[Row]:
@@ -102,7 +107,7 @@ def _local(tasks: Sequence[RunTask], workers: int, retries: int, report: Progres
     suspects: list[int] = []  # lost when a pool broke: run alone
     deaths = [0] * len(tasks)  # deaths of a worker while running the task alone
     done = 0
-    context = multiprocessing.get_context(_START_METHOD)
+    context = multiprocessing.get_context(_start_method())
     while fresh or suspects:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             flight: dict[Future, int] = {}
