@@ -8,7 +8,7 @@ per session) swept with 1 worker and with 2, alternately, ``--repeat`` times; th
 each whole ``sweep()`` call (pool or cluster start included) is timed, the medians and their
 ratio printed, and the two tables checked equal. On a machine shared with other work the ratio
 falls short of the worker count by the CPU others take: read it with the load average printed
-first.
+first, and with the ratio of the best runs (the least disturbed ones) printed beside it.
 
 ``--cost``: for several order counts, one run in a fresh Python process (as a worker runs it):
 its wall time, the process's peak resident memory (imports included, printed apart), the
@@ -73,9 +73,11 @@ def speed_up(runs: int, orders: int, repeat: int, backend: str) -> dict[str, flo
           f"{repeat} repeats")
     print(f"  1 worker : median {one:6.2f} s  (runs {', '.join(f'{t:.2f}' for t in times[1])})")
     print(f"  2 workers: median {two:6.2f} s  (runs {', '.join(f'{t:.2f}' for t in times[2])})")
-    print(f"  speed-up : {one / two:.2f}x   (median run inside a worker: {per_run:.3f} s)")
+    best = min(times[1]) / min(times[2])
+    print(f"  speed-up : {one / two:.2f}x of the medians, {best:.2f}x of the best runs "
+          f"(median run inside a worker: {per_run:.3f} s)")
     return {"runs": runs, "orders": orders, "one_s": one, "two_s": two, "speed_up": one / two,
-            "run_s": per_run}
+            "best_speed_up": best, "run_s": per_run, "load": os.getloadavg()[0]}
 
 
 def cost(levels: list[int]) -> list[dict]:
