@@ -297,7 +297,8 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on():
     table = sweep(GRID, SEEDS, workers=2, metrics=fail_on_seed_2)
     failed = table[table["status"] == "failed"]
     assert list(failed["seed"]) == [2, 2] and list(failed["prefunded"]) == [0, 3]
-    assert failed["error"].str.startswith("RuntimeError: no metric for seed 2 (test_sweep.py:").all()
+    assert failed["error"].str.startswith(
+        "RuntimeError: no metric for seed 2 (test_sweep.py:").all()
     assert failed["trades"].isna().all()
     ok = table[table["status"] == "ok"]
     assert len(ok) == 4 and (ok["members_seen"] == 20).all() and (ok["error"] == "").all()
@@ -345,10 +346,10 @@ def dask_scheduler():
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set(dask_settings(retries=1)):
-        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None,
-                          silence_logs=logging.ERROR) as cluster:
-            yield cluster.scheduler_address
+    with dask.config.set(dask_settings(retries=1)), \
+            LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None,
+                         silence_logs=logging.ERROR) as cluster:
+        yield cluster.scheduler_address
 
 
 @pytest.mark.slow

@@ -27,8 +27,16 @@ from exchange.sim.engines import BACKENDS, EngineMissing
 from exchange.sim.scenario import DEFAULT_DATE, ScenarioParams
 from exchange.sim.sweep import MAX_SEED, PARAMETERS, SweepPlan, plan_sweep
 
-__all__ = ["add_parser", "run", "parse_values", "parse_seeds", "render_html", "TABLE_FILE",
-           "HTML_FILE", "METRICS"]
+__all__ = [
+    "HTML_FILE",
+    "METRICS",
+    "TABLE_FILE",
+    "add_parser",
+    "parse_seeds",
+    "parse_values",
+    "render_html",
+    "run",
+]
 
 TABLE_FILE = "sweep.parquet"
 HTML_FILE = "sweep.html"

@@ -12,12 +12,16 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib
+
+matplotlib.use("Agg")  # headless: must precede pyplot (as in charts)
+
+import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
+
 from .charts import png
 
-import matplotlib.pyplot as plt  # noqa: E402  (charts selected the Agg backend)
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-__all__ = ["metric_charts", "MAX_SERIES"]
+__all__ = ["MAX_SERIES", "metric_charts"]
 
 #: Most lines per chart; more combinations of the other parameters are pooled into one.
 MAX_SERIES = 6

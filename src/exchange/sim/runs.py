@@ -48,8 +48,16 @@ from exchange.venue.codes import RejectReason
 from .day import DayResult, run_day
 from .scenario import SIM_SYMBOLS, ScenarioParams, scenario_of, sim_instruments
 
-__all__ = ["RunTask", "run_one", "failed_row", "result_columns", "VOLATILE_COLUMNS",
-           "STATUS_COLUMNS", "CURRENCIES", "PAIRS"]
+__all__ = [
+    "CURRENCIES",
+    "PAIRS",
+    "STATUS_COLUMNS",
+    "VOLATILE_COLUMNS",
+    "RunTask",
+    "failed_row",
+    "result_columns",
+    "run_one",
+]
 
 #: Columns that depend on where and when a run ran, not on what it computed.
 VOLATILE_COLUMNS = ("wall_seconds", "worker")
@@ -117,7 +125,7 @@ def run_one(task: RunTask) -> dict[str, Any]:
                 row.update(_extra(task.metrics(result), row))
         finally:
             result.ledger.close()
-    except Exception as exc:  # noqa: BLE001 - a failed run is a result, the sweep goes on
+    except Exception as exc:
         return failed_row(task, _describe(exc), time.perf_counter() - started, worker_name())
     finally:
         _give_back_memory()
@@ -194,7 +202,7 @@ def _measure(result: DayResult) -> dict[str, Any]:
     rates = result.day_end.official_rates
     row.update({f"official_rate.{p}": float(rates[p]) if p in rates else float("nan")
                 for p in PAIRS})
-    refused = {r: 0 for r in RejectReason}
+    refused = dict.fromkeys(RejectReason, 0)
     for run in result.sessions:
         for reason, count in run.refusals.items():
             refused[reason] += count

@@ -28,20 +28,42 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
+from typing import cast
 
 import numpy as np
 
-from exchange.reference.fees import (DEFAULT_FX_BP, DEFAULT_SECURITIES_BP, MAX_BP,
-                                     FeeSchedule, default_fee_schedule)
-from exchange.reference.instruments import (DecimalLike, InstrumentSet, checked_int,
-                                            default_instruments, to_decimal)
+from exchange.reference.fees import (
+    DEFAULT_FX_BP,
+    DEFAULT_SECURITIES_BP,
+    MAX_BP,
+    FeeSchedule,
+    default_fee_schedule,
+)
+from exchange.reference.instruments import (
+    DecimalLike,
+    InstrumentSet,
+    checked_int,
+    default_instruments,
+    to_decimal,
+)
 from exchange.venue.members import Regime
 
 from .agents import Agent, MarketMaker, NoiseTrader, Overtrader
 from .market import DEFAULT_DRIVERS, DEFAULT_PROFILES, Driver, Profile
 
-__all__ = ["SIM_SYMBOLS", "DEFAULT_DATE", "FEE_BP_PLACES", "MAX_MEMBERS", "MIN_MEMBERS", "MemberSpec", "Scenario",
-           "ScenarioParams", "default_scenario", "scenario_of", "sim_instruments"]
+__all__ = [
+    "DEFAULT_DATE",
+    "FEE_BP_PLACES",
+    "MAX_MEMBERS",
+    "MIN_MEMBERS",
+    "SIM_SYMBOLS",
+    "MemberSpec",
+    "Scenario",
+    "ScenarioParams",
+    "default_scenario",
+    "scenario_of",
+    "sim_instruments",
+]
 
 #: Instruments of the default simulated day (the underlying TOD precedes its swap).
 SIM_SYMBOLS = (
@@ -214,12 +236,17 @@ class ScenarioParams:
     @property
     def noise_traders(self) -> int:
         """Members that are neither makers, new members nor overtraders."""
-        return self.members - self.makers - self.prefunded - 2
+        return self.members - self._counts()[0] - self._counts()[1] - 2
 
     def roles(self) -> list[str]:
         """Roles of members 1..n in id order."""
-        return (["market maker"] * self.makers + ["noise trader"] * self.noise_traders
-                + ["new member"] * self.prefunded + ["overtrader TOD", "overtrader TOM"])
+        makers, prefunded = self._counts()
+        return (["market maker"] * makers + ["noise trader"] * self.noise_traders
+                + ["new member"] * prefunded + ["overtrader TOD", "overtrader TOM"])
+
+    def _counts(self) -> tuple[int, int]:
+        """(makers, prefunded), never None once constructed."""
+        return cast(int, self.makers), cast(int, self.prefunded)
 
     def fees(self) -> FeeSchedule:
         """The fee schedule: ``fee_bps`` on FX, ``security_fee_bps`` on securities."""

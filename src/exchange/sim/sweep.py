@@ -32,9 +32,18 @@ from .engines import Progress, execute, require
 from .runs import STATUS_COLUMNS, VOLATILE_COLUMNS, Metrics, RunTask, result_columns
 from .scenario import DEFAULT_DATE, ScenarioParams
 
-__all__ = ["sweep", "plan_sweep", "SweepPlan", "grid_points", "check_seeds", "comparable",
-           "PARAMETERS",
-           "VOLATILE_COLUMNS", "TRADES_FOLDER", "MAX_SEED"]
+__all__ = [
+    "MAX_SEED",
+    "PARAMETERS",
+    "TRADES_FOLDER",
+    "VOLATILE_COLUMNS",
+    "SweepPlan",
+    "check_seeds",
+    "comparable",
+    "grid_points",
+    "plan_sweep",
+    "sweep",
+]
 
 #: The knobs a grid may vary (ScenarioParams' fields), in the table's column order.
 PARAMETERS = ScenarioParams.names()
@@ -70,7 +79,7 @@ def grid_points(grid: Grid) -> tuple[list[str], list[ScenarioParams]]:
                         f"points, got {type(grid).__name__}")
     points = [ScenarioParams(**point) for point in raw]
     points.sort(key=lambda p: tuple(getattr(p, n) for n in names))
-    for a, b in zip(points, points[1:]):
+    for a, b in itertools.pairwise(points):
         if a == b:
             raise ValueError(f"grid: the point {_label(a, names)} is given twice")
     return names, points
@@ -101,7 +110,7 @@ def check_seeds(seeds: Iterable[int]) -> list[int]:
     result = sorted(checked_int(s, "seeds", 0, ValueError, MAX_SEED) for s in seeds)
     if not result:
         raise ValueError("seeds: no seeds")
-    for a, b in zip(result, result[1:]):
+    for a, b in itertools.pairwise(result):
         if a == b:
             raise ValueError(f"seeds: {a} is given twice")
     return result
@@ -149,7 +158,7 @@ def plan_sweep(grid: Grid, seeds: Iterable[int], backend: str = "local",
         raise ValueError("keep_trades: needs out, the folder to write each run's trades to")
     if metrics is not None and not callable(metrics):
         raise TypeError(f"metrics: expected a function of a DayResult, got {metrics!r}")
-    folder = None if not keep_trades else os.path.join(os.fspath(out), TRADES_FOLDER)
+    folder = os.path.join(os.fspath(out), TRADES_FOLDER) if keep_trades and out else None
     tasks = [RunTask(p, s, date, _trades_path(folder, p, names, s), metrics)
              for p in points for s in seed_list]
     return SweepPlan(names, tasks, backend, workers, address, retries)
