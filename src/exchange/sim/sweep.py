@@ -13,6 +13,9 @@ Runs are independent and deterministic: the same grid and seeds give the same ta
 row, whatever the backend and the number of workers. Rows are sorted by the grid's parameters
 (in the grid's order) and then the seed; only :data:`VOLATILE_COLUMNS` (wall time, worker) may
 differ between two sweeps, and :func:`comparable` drops them.
+
+``exchange.sim.sweep`` is the function (``exchange.sim`` re-exports it); this module's other
+names are imported from it by name: ``from exchange.sim.sweep import plan_sweep``.
 """
 from __future__ import annotations
 
