@@ -511,3 +511,21 @@ def test_a_driver_with_threads_spawns_its_workers_and_gets_the_same_table():
         helper.join()
     pd.testing.assert_frame_equal(comparable(forked), comparable(spawned))
     assert set(forked["worker"]).isdisjoint(spawned["worker"])
+
+
+def test_summary_page_lists_failed_runs_and_survives_a_sweep_that_all_failed():
+    from exchange.app.sweep import render_html
+
+    table = sweep(GRID, SEEDS, workers=2, metrics=fail_on_seed_2)
+    page = render_html(table, ["prefunded", "orders"], 1.0)
+    assert "<h2>Failed runs (2)</h2>" in page
+    assert page.count("RuntimeError: no metric for seed 2") == 2
+    assert page.count("<figure>") == 7  # one swept parameter: prefunded
+    nothing = sweep({"orders": [ORDERS]}, [1], date=DEFAULT_DATE, metrics=always_fails)
+    page = render_html(nothing, ["orders"], 1.0)
+    assert "<figure>" not in page and "no run finished" not in page
+    assert "Failed runs (1)" in page
+
+
+def always_fails(result):
+    raise ValueError("nothing to measure")
