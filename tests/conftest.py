@@ -48,6 +48,7 @@ KINDS = {
     "test_sim_cli.py": "integration",
     "test_sim_day.py": "integration",
     "test_sim_output.py": "integration",
+    "test_sweep.py": "integration",
     "test_wheel.py": "integration",
 }
 

@@ -26,6 +26,7 @@ from typing import NoReturn
 from exchange.reference.calendar import Calendar, CalendarError
 from exchange.sim.scenario import DEFAULT_DATE, MAX_MEMBERS, MIN_MEMBERS
 
+from . import sweep
 from .paths import OUTPUT_FILES, Leftovers, PathProblem, check_ledger, check_out
 
 __all__ = ["DEFAULT_ORDERS", "FIRST_DATE", "LAST_DATE", "MAX_ORDERS", "build_parser", "main"]
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print one JSON summary instead of tables and progress (keys: "
                           "docs/api.md)")
     sim.add_argument("--quiet", action="store_true", help="print nothing")
+    sweep.add_parser(commands)
     return parser
 
 
@@ -118,7 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a bad argument (2), already printed
         return exc.code if isinstance(exc.code, int) else 2
-    return _simulate(args)  # the only command
+    if args.command == "sweep":
+        return sweep.run(args)
+    return _simulate(args)
 
 
 def _fail(message: str, status: int = 1) -> int:

@@ -20,7 +20,8 @@ from types import MappingProxyType
 from exchange.reference.instruments import Instrument, Kind
 from exchange.reference.numbers import DecimalLike, checked_int, to_decimal
 
-__all__ = ["FeeRule", "FeeSchedule", "FeeError", "MAX_BP", "default_fee_schedule"]
+__all__ = ["FeeRule", "FeeSchedule", "FeeError", "MAX_BP", "DEFAULT_FX_BP", "DEFAULT_SECURITIES_BP",
+           "default_fee_schedule"]
 
 #: Highest rate accepted, in basis points (10 %): anything above is taken for a unit mistake.
 MAX_BP = Decimal(1000)
@@ -144,11 +145,18 @@ class FeeSchedule:
 DEFAULT_MINIMUM = MappingProxyType({"KZT": 10_000, "USD": 20, "EUR": 19, "RUB": 1_800})
 
 
-def default_fee_schedule() -> FeeSchedule:
-    """The default schedule: FX spot and swaps 0.5 bp, securities 5 bp, maker = taker; minimum
-    100 KZT (or DEFAULT_MINIMUM's equivalent in USD, EUR, RUB) per trade and side."""
-    fx = FeeRule(taker_bp=Decimal("0.5"), minimum=DEFAULT_MINIMUM)
-    securities = FeeRule(taker_bp=Decimal(5), minimum=DEFAULT_MINIMUM)
+#: Default rates in basis points: FX spot and swaps, and securities.
+DEFAULT_FX_BP = Decimal("0.5")
+DEFAULT_SECURITIES_BP = Decimal(5)
+
+
+def default_fee_schedule(fx_bp: DecimalLike = DEFAULT_FX_BP,
+                         securities_bp: DecimalLike = DEFAULT_SECURITIES_BP) -> FeeSchedule:
+    """The default schedule: FX spot and swaps ``fx_bp`` (0.5 bp), securities
+    ``securities_bp`` (5 bp), maker = taker; minimum 100 KZT (or DEFAULT_MINIMUM's equivalent
+    in USD, EUR, RUB) per trade and side. FeeError or TypeError for a bad rate."""
+    fx = FeeRule(taker_bp=_rate(fx_bp, "fx_bp"), minimum=DEFAULT_MINIMUM)
+    securities = FeeRule(taker_bp=_rate(securities_bp, "securities_bp"), minimum=DEFAULT_MINIMUM)
     return FeeSchedule({
         Kind.FX_SPOT: fx,
         Kind.FX_SWAP: fx,

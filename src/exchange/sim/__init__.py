@@ -30,12 +30,15 @@ and opens and closes the session: the same seed gives the same trades. Your own 
 
 The whole day behind ``python -m exchange simulate`` (members, balances, three sessions, end
 of day, netting, settlement T+0..T+2) is :func:`run_day` on a :func:`default_scenario`;
-``exchange.app.report.write_outputs`` writes its Parquet files and HTML report.
+``exchange.app.report.write_outputs`` writes its Parquet files and HTML report. Many days
+at once, one per parameter point and seed, on a process pool, Dask or Ray: :func:`sweep`
+(docs/sweeps.md).
 
 Modules, one job each: ``rng`` (buffered seeded draws), ``market`` (reference prices, market
 data cache, clock), ``view`` (an agent's window and order gateway), ``agents`` (base class
 and built-in traders), ``scheduler`` (interleaving and sessions), ``scenario`` (the default
-setup), ``day`` (the day end to end), ``summary``/``charts``/``console``/``report``
+setup and its knobs), ``day`` (the day end to end), ``runs``/``engines``/``sweep`` (one
+measured run, where runs execute, the sweep API), ``summary``/``charts``/``console``/``report``
 (results as tables, charts, terminal output and files), ``cli`` (the command).
 """
 from __future__ import annotations
@@ -52,13 +55,15 @@ from .market import (
     SimClock,
 )
 from .rng import Random
-from .scenario import DEFAULT_DATE, MemberSpec, Scenario, default_scenario
+from .scenario import DEFAULT_DATE, MemberSpec, Scenario, ScenarioParams, default_scenario
 from .scheduler import Scheduler, SessionRun
+from .sweep import comparable, sweep
 from .view import BUY, SELL, AgentView
 
 __all__ = [
     "Agent", "AgentView", "BUY", "DEFAULT_DATE", "DEFAULT_DRIVERS", "DEFAULT_PROFILES",
     "DayResult", "Driver", "MarketData", "MarketMaker", "MemberSpec", "NoiseTrader",
-    "Overtrader", "Profile", "Random", "ReferencePrices", "SELL", "Scenario", "Scheduler",
-    "SessionRun", "SettlementDay", "SimClock", "default_scenario", "run_day",
+    "Overtrader", "Profile", "Random", "ReferencePrices", "SELL", "Scenario", "ScenarioParams",
+    "Scheduler", "SessionRun", "SettlementDay", "SimClock", "comparable", "default_scenario",
+    "run_day", "sweep",
 ]

@@ -105,7 +105,7 @@ def _open_ledger(path: str | os.PathLike | None) -> Ledger:
 def _setup(scenario: Scenario, ledger: Ledger, clock: SimClock) -> Exchange:
     """The exchange with every member registered, accounts opened and balances deposited."""
     exchange = Exchange(instruments=scenario.instruments, ledger=ledger, clock=clock,
-                        reference_rates=scenario.reference_rates)
+                        reference_rates=scenario.reference_rates, fees=scenario.fees)
     assets = sorted(scenario.instruments.assets)
     for spec in scenario.members:
         exchange.add_member(spec.id, spec.name, spec.regime)
