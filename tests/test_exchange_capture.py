@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from exchange import Exchange, FixingConfig, Side
 from exchange.reference.calendar import Calendar
-from exchange.venue.capture import FeeTerms, TradeCapture, fees_vector
+from exchange.reference.fees import FeeTerms, fees_vector
+from exchange.venue.capture import TradeCapture
 from exchange.reference.fees import DEFAULT_MINIMUM, FeeRule, FeeSchedule
 from exchange.reference.instruments import Kind, default_instruments
 from exchange.codes import CODES

@@ -448,7 +448,7 @@ def test_command_with_seeds_only_sweeps_the_default_scenario(tmp_path, capsys):
     (["--seeds", "1", "--workers", "0"], "workers: 0 is not in 1..1024"),
     (["--seeds", "1", "--backend", "spark"], "argument --backend: invalid choice: 'spark'"),
     (["--seeds", "1", "--date", "2026-11-28"], "2026-11-28 is not a business day"),
-    (["--seeds", "1", "--date", "27.11.2026"], "not a date YYYY-MM-DD: '27.11.2026'"),
+    (["--seeds", "1", "--date", "27.11.2026"], "must be a date YYYY-MM-DD, got '27.11.2026'"),
     (["--seeds", "1", "--orders", "x"], "argument --orders: invalid int value: 'x'"),
     ([], "the following arguments are required: --seeds"),
 ])

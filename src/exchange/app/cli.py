@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from exchange.reference.calendar import Calendar, CalendarError
+from exchange.reference.dates import parse_date
 from exchange.sim.scenario import DEFAULT_DATE, MAX_MEMBERS, MIN_MEMBERS
 
 from . import sweep
@@ -67,13 +68,9 @@ def _int_in(low: int, high: int):
 
 def _date(text: str) -> _dt.date:
     try:
-        value = _dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a date YYYY-MM-DD, got {text!r}") \
-            from None
-    if not FIRST_DATE <= value <= LAST_DATE:
-        raise argparse.ArgumentTypeError(f"must be in {FIRST_DATE}..{LAST_DATE}, got {value}")
-    return value
+        return parse_date(text, FIRST_DATE, LAST_DATE)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from exchange.reference.dates import parse_date
 from exchange.sim.engines import BACKENDS, EngineMissing
 from exchange.sim.scenario import DEFAULT_DATE, ScenarioParams
 from exchange.sim.sweep import MAX_SEED, PARAMETERS, SweepPlan, plan_sweep
@@ -107,9 +108,9 @@ def parse_values(text: str) -> tuple[str, list[Any]]:
 
 def _date(text: str) -> _dt.date:
     try:
-        return _dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+        return parse_date(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:

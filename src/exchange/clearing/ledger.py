@@ -32,6 +32,7 @@ import numpy as np
 
 from exchange.codes import CODES
 from exchange.records import MEMBER_ID_MAX
+from exchange.reference.dates import as_day64
 from exchange.reference.instruments import MAX_INT64, checked_int
 
 from .audit import check_ledger
@@ -106,16 +107,6 @@ def _asset(value: Any) -> str:
     if not isinstance(value, str) or not value or len(value) > 12 or not value.isprintable():
         raise ValueError(f"asset: {value!r} must be a non-empty string of at most 12 characters")
     return value
-
-
-def _day(value: Any) -> str:
-    try:
-        day = np.datetime64(value, "D")
-    except (TypeError, ValueError):
-        raise ValueError(f"settle_date: {value!r} is not a date") from None
-    if np.isnat(day):
-        raise ValueError(f"settle_date: {value!r} is not a date")
-    return str(day)
 
 
 def _now() -> str:
@@ -301,7 +292,7 @@ class Ledger:
     def committed(self, member: int, asset: str, settle_date: Any = None) -> int:
         """Filled but unsettled debits (all dates, or only ``settle_date``). O(1)."""
         key = self._key(member, asset)
-        return self._holds.committed(key, None if settle_date is None else _day(settle_date))
+        return self._holds.committed(key, None if settle_date is None else str(as_day64(settle_date, "settle_date")))
 
     def available(self, member: int, asset: str) -> int:
         """balance - reserved - committed. O(1)."""
@@ -410,11 +401,11 @@ class Ledger:
     def commit(self, member: int, asset: str, amount: int, settle_date: Any) -> None:
         """A fill: move ``amount`` from reserved to committed for ``settle_date``."""
         key = self._key(member, asset)
-        self._holds.commit(key, _amount(amount), _day(settle_date))
+        self._holds.commit(key, _amount(amount), str(as_day64(settle_date, "settle_date")))
 
     def commitments(self, settle_date: Any) -> dict[Key, int]:
         """(member, asset) -> committed amount for one settlement date."""
-        return self._holds.commitments(_day(settle_date))
+        return self._holds.commitments(str(as_day64(settle_date, "settle_date")))
 
     def settle_commitments(self, day: str, to_day: str | None, rolled: Mapping[Key, int]) -> None:
         """See :meth:`Reservations.settle_commitments` (called by the settlement listener)."""
@@ -458,15 +449,15 @@ class Ledger:
     def carried_deals(self, due_date: Any) -> tuple[list[tuple], list[int], np.ndarray]:
         """What :meth:`carried` reads, the GROSS deals as one GROSS_DTYPE array (``date`` the
         due date): (NET rows, the batch id of each deal, the deals)."""
-        net_rows, batches = read_carried(self._conn, _day(due_date))
+        net_rows, batches = read_carried(self._conn, str(as_day64(due_date, "due_date")))
         deals = np.concatenate([b for _, b in batches]) if batches else np.zeros(0, GROSS_DTYPE)
-        deals["date"] = np.datetime64(_day(due_date), "D")
+        deals["date"] = np.datetime64(str(as_day64(due_date, "due_date")), "D")
         return net_rows, [i for i, b in batches for _ in range(len(b))], deals
 
     def settled_keys(self, due_date: Any) -> tuple[TradeKeys, dict[tuple[int, int], list[str]]]:
         """The keys of the trades whose legs due on ``due_date`` some run settled, and which
         runs settled each (due, trade day) group."""
-        return read_settled_keys(self._conn, int(np.datetime64(_day(due_date), "D").astype(np.int64)))
+        return read_settled_keys(self._conn, int(np.datetime64(str(as_day64(due_date, "due_date")), "D").astype(np.int64)))
 
     def _hook(self, stage: str) -> None:
         if self.run_hook is not None:

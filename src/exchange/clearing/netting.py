@@ -31,13 +31,14 @@ from typing import Any
 import numpy as np
 
 from exchange.codes import CODES, to_arrow, to_pandas
+from exchange.reference.dates import as_day64
 
 from .inputs import NAT_DAY, Chunk, TradeValidationError, read_chunks, validate
 from .keys import TradeKeys
 
 __all__ = [
     "CLEARING_HOUSE", "EXCHANGE_FEES", "GROSS_DTYPE", "OBLIGATION_DTYPE", "Obligations",
-    "TradeValidationError", "as_day", "net", "net_due",
+    "TradeValidationError", "net", "net_due",
 ]
 
 #: Reserved account id of the clearing house (central counterparty).
@@ -67,17 +68,6 @@ GROSS_DTYPE = np.dtype(
 )
 
 
-def as_day(value: Any, field: str) -> np.datetime64:
-    """``value`` as a numpy day; ValueError naming ``field`` if it is not a date."""
-    try:
-        day = np.datetime64(value, "D")
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{field}: {value!r} is not a date") from exc
-    if np.isnat(day):
-        raise ValueError(f"{field}: {value!r} is not a date")
-    return day
-
-
 @dataclass(frozen=True)
 class Obligations:
     """Result of :func:`net`: NET obligations per (member, asset, date), GROSS instructions,
@@ -101,7 +91,7 @@ class Obligations:
 
     def for_date(self, date: Any) -> Obligations:
         """The obligations due on ``date`` only. O(n)."""
-        day = as_day(date, "date")
+        day = as_day64(date, "date")
         return Obligations(self.net[self.net["date"] == day], self.gross[self.gross["date"] == day],
                            self.keys.for_due(int(day.astype(np.int64))))
 

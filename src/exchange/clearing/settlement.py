@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from exchange.codes import CODES
+from exchange.reference.dates import as_day64
 
 from .gross import GrossOutcome, settle_gross
 from .ledger import Ledger, RunRecord, SettlementNotice
@@ -41,7 +42,6 @@ from .netting import (
     GROSS_DTYPE,
     Obligations,
     TradeValidationError,
-    as_day,
     net_due,
 )
 from .results import (
@@ -87,7 +87,7 @@ def settle(
     O(trades) for netting plus O(obligations + deals), and a Python step per GROSS deal of an
     under-funded member.
     """
-    day = as_day(date, "date")
+    day = as_day64(date, "date")
     target = _roll_target(day, on_fail, next_business_day, roll_to)
     run_id = f"settle:{day}" if run_id is None else run_id
     if not isinstance(run_id, str) or not run_id or "\x00" in run_id:
@@ -127,7 +127,7 @@ def _roll_target(day: np.datetime64, on_fail: str, next_business_day, roll_to) -
         return None
     if roll_to is None and next_business_day is None:
         raise ValueError("on_fail='roll' needs next_business_day (a callable) or roll_to (a date)")
-    target = as_day(roll_to if roll_to is not None else next_business_day(day), "roll_to")
+    target = as_day64(roll_to if roll_to is not None else next_business_day(day), "roll_to")
     if target <= day:
         raise ValueError(f"roll_to: {target} is not after the settlement date {day}")
     return target

@@ -9,6 +9,10 @@ one side of one trade is::
 in the quote asset's minor units, where ``quote_amount`` is the trade value in the same minor
 units (``Instrument.quote_amount``; for a swap, pass the near leg's quote amount). The
 computation is exact (rational arithmetic), rounding only once, half up, to the minor unit.
+
+This module is the formula's one home: :class:`FeeTerms` is a rule as exact integers (what the
+venue charges per fill, and what a hold's fee bound assumes), :func:`fees_vector` the same
+formula over arrays (trade capture), and ``FeeSchedule.fee`` the checked single call.
 """
 from __future__ import annotations
 
@@ -17,11 +21,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
-from exchange.reference.instruments import Instrument, Kind
+import numpy as np
+
+from exchange.reference.instruments import MAX_INT64, Instrument, Kind
 from exchange.reference.numbers import DecimalLike, checked_int, to_decimal
 
-__all__ = ["FeeRule", "FeeSchedule", "FeeError", "MAX_BP", "DEFAULT_FX_BP", "DEFAULT_SECURITIES_BP",
-           "default_fee_schedule"]
+__all__ = ["FeeRule", "FeeSchedule", "FeeTerms", "fees_vector", "FeeError", "MAX_BP",
+           "DEFAULT_FX_BP", "DEFAULT_SECURITIES_BP", "default_fee_schedule"]
 
 #: Highest rate accepted, in basis points (10 %): anything above is taken for a unit mistake.
 MAX_BP = Decimal(1000)
@@ -85,6 +91,72 @@ class FeeRule:
         return hash((self.taker_bp, self.maker_bp, tuple(sorted(self.minimum.items()))))
 
 
+@dataclass(frozen=True, slots=True)
+class FeeTerms:
+    """One instrument's fee rule as integers: rate = num/den of the trade value, and a minimum.
+
+    ``fee(value, is_taker) == FeeSchedule.fee(instrument, value, is_taker)`` for every value
+    (tests check it); it exists so that the exchange can compute fees without the schedule's
+    per-call validation, and vectorised (:func:`fees_vector`).
+    """
+
+    taker_num: int
+    taker_den: int
+    maker_num: int
+    maker_den: int
+    minimum: int
+    #: The higher of the taker and maker rates as (num, den): what a worst case must assume.
+    worst_rate: tuple[int, int] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.taker_num * self.maker_den >= self.maker_num * self.taker_den:
+            worst = (self.taker_num, self.taker_den)
+        else:
+            worst = (self.maker_num, self.maker_den)
+        object.__setattr__(self, "worst_rate", worst)
+
+    @classmethod
+    def of(cls, schedule: FeeSchedule, instrument: Instrument) -> FeeTerms:
+        """The terms of ``instrument`` under ``schedule``.
+
+        KeyError if the schedule has no rule or no minimum in the quote currency for it;
+        ValueError if a rate has so many digits that the integer formula could leave int64.
+        """
+        rule = schedule.rule(instrument)
+        code = instrument.quote.code
+        if code not in rule.minimum:
+            raise KeyError(f"fee rule for {instrument.kind.name} has no minimum in {code} "
+                           f"({instrument.symbol})")
+        (tn, td), (mn, md) = rule._taker_ratio, rule._maker_ratio
+        terms = cls(tn, td, mn, md, int(rule.minimum[code]))
+        for n, d in ((terms.taker_num, terms.taker_den), (terms.maker_num, terms.maker_den)):
+            if 2 * d * n + d > MAX_INT64:
+                raise ValueError(f"{instrument.symbol}: fee rate {n}/{d} has too many digits "
+                                 f"for exact int64 fee arithmetic")
+        return terms
+
+    def fee(self, value: int, is_taker: bool) -> int:
+        """The fee on a trade of ``value`` quote minor units (value > 0). O(1)."""
+        if is_taker:
+            n, d = self.taker_num, self.taker_den
+        else:
+            n, d = self.maker_num, self.maker_den
+        return max((2 * value * n + d) // (2 * d), self.minimum)
+
+
+
+def fees_vector(value: np.ndarray, num: np.ndarray, den: np.ndarray,
+                minimum: np.ndarray) -> np.ndarray:
+    """Element-wise ``max(round_half_up(value * num / den), minimum)`` in exact int64.
+
+    Split as ``value = q * den + r`` so that no intermediate exceeds int64: ``q * num <= value``
+    (rates are at most 10 %) and ``2 * r * num + den < 2 * den * num + den``, which
+    :meth:`FeeTerms.of` checked fits. O(n).
+    """
+    q, r = np.divmod(value, den)
+    return np.maximum(q * num + (2 * r * num + den) // (2 * den), minimum)
+
+
 class FeeSchedule:
     """Fee rules by instrument kind; immutable once built.
 
@@ -129,15 +201,13 @@ class FeeSchedule:
             raise TypeError(f"is_taker: expected a bool, got {type(is_taker).__name__} "
                             f"{is_taker!r}")
         value = _minor_units(quote_amount, f"{instrument.symbol} quote_amount", low=1)
-        rule = self.rule(instrument)
-        code = instrument.quote.code
-        if code not in rule.minimum:
-            raise KeyError(f"fee rule for {instrument.kind.name} has no minimum in {code} "
-                           f"({instrument.symbol})")
-        num, den = rule._taker_ratio if is_taker else rule._maker_ratio
-        # Half up for a non-negative amount x = value * num / den: floor(x + 1/2), in integers.
-        rounded = (2 * value * num + den) // (2 * den)
-        return max(rounded, rule.minimum[code])
+        return self.terms(instrument).fee(value, is_taker)
+
+    def terms(self, instrument: Instrument) -> FeeTerms:
+        """``instrument``'s fee rule as exact integers (:class:`FeeTerms`); KeyError if there
+        is no rule or no minimum in its quote currency, ValueError for a rate with too many
+        digits for int64 arithmetic. O(1)."""
+        return FeeTerms.of(self, instrument)
 
 
 #: Minimum fee per quote currency, minor units: 100 KZT and its rough equivalent (at about

@@ -31,6 +31,7 @@ import numpy as np
 from exchange.clearing import Ledger, Obligations, SettlementResult, net, settle
 from exchange.codes import CODES
 from exchange.records import SESSION_NAMES
+from exchange.reference.dates import as_date
 from exchange.reference.instruments import KZT
 from exchange.venue.exchange import DayEnd, Exchange
 from exchange.venue.members import Regime
@@ -168,9 +169,9 @@ def _settle_all(exchange: Exchange, scenario: Scenario, ledger: Ledger,
     currencies = [a for a in scenario.instruments.assets.values() if a.is_currency]
 
     def next_business_day(day: np.datetime64) -> _dt.date:
-        return exchange.calendar.next_business_day(_as_date(day), currencies)
+        return exchange.calendar.next_business_day(as_date(day), currencies)
 
-    pending = sorted({_as_date(d) for d in obligations.dates().tolist()})
+    pending = sorted({as_date(d) for d in obligations.dates().tolist()})
     if not pending:
         return []
     last = pending[-1]
@@ -192,13 +193,7 @@ def _settle_all(exchange: Exchange, scenario: Scenario, ledger: Ledger,
 def _roll_targets(result: SettlementResult) -> list[_dt.date]:
     carried = np.concatenate([result.net["carried_to"], result.gross["carried_to"]])
     carried = carried[~np.isnat(carried)]
-    return [_as_date(d) for d in np.unique(carried).tolist()]
-
-
-def _as_date(value: Any) -> _dt.date:
-    if isinstance(value, _dt.date):
-        return value
-    return np.datetime64(value, "D").astype(_dt.date)
+    return [as_date(d) for d in np.unique(carried).tolist()]
 
 
 def _top_up(scenario: Scenario, ledger: Ledger, obligations: Obligations,

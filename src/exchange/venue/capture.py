@@ -17,7 +17,7 @@ Record fields, per fill (buyer and seller from the taker's side; a fill is at th
   the far leg returns the same base amount (``Instrument.swap_legs``).
 * Fees (``FeeSchedule``): the taker pays the taker rate, the maker the maker rate, on
   ``quote_amount`` (for a swap the near leg, as ``fees`` prescribes), rounded half up and raised
-  to the minimum. :class:`FeeTerms` is that formula in integers, exactly ``FeeSchedule.fee``.
+  to the minimum (``reference.fees``: ``FeeTerms`` per fill, ``fees_vector`` for a flush).
 * ``settle_date = calendar.settlement_date(trade_date, instrument)``; ``far_settle_date`` the
   swap's far leg date, NaT otherwise. Instrument and assets are ``exchange.codes.CODES`` codes;
   each instrument is registered there with its NET/GROSS settlement method.
@@ -32,118 +32,27 @@ import datetime as _dt
 import itertools
 from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 import numpy as np
 
 from exchange._book import TRADE_DTYPE
-from exchange.codes import CODES
 from exchange.records import MEMBER_ID_MAX, SESSION_NAMES, empty_trades, to_table
-from exchange.reference.fees import FeeSchedule
-from exchange.reference.instruments import MAX_INT64, Instrument, Kind
+from exchange.reference.fees import fees_vector
+from exchange.reference.instruments import Instrument, Kind
+from exchange.venue.terms import Terms, instrument_codes, pair_of, tick_factors
 
 __all__ = [
-    "FeeTerms",
-    "Terms",
     "TradeCapture",
     "SessionStat",
     "FixingConfig",
     "OfficialRates",
-    "pair_of",
 ]
 
-_NAT = np.datetime64("NaT", "D")
-_EPOCH = _dt.date(1970, 1, 1)
 
 
-def pair_of(instrument: Instrument) -> str:
-    """The currency pair code of an instrument: ``"USDKZT"`` for USD/KZT."""
-    return instrument.base.code + instrument.quote.code
-
-
-def _days(day: _dt.date | None) -> np.datetime64:
-    return _NAT if day is None else np.datetime64(day, "D")
-
-
-# --------------------------------------------------------------------------- fees
-
-
-@dataclass(frozen=True, slots=True)
-class FeeTerms:
-    """One instrument's fee rule as integers: rate = num/den of the trade value, and a minimum.
-
-    ``fee(value, is_taker) == FeeSchedule.fee(instrument, value, is_taker)`` for every value
-    (tests check it); it exists so that the exchange can compute fees without the schedule's
-    per-call validation, and vectorised (:func:`fees_vector`).
-    """
-
-    taker_num: int
-    taker_den: int
-    maker_num: int
-    maker_den: int
-    minimum: int
-    #: The higher of the taker and maker rates as (num, den): what a worst case must assume.
-    worst_rate: tuple[int, int] = field(init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.taker_num * self.maker_den >= self.maker_num * self.taker_den:
-            worst = (self.taker_num, self.taker_den)
-        else:
-            worst = (self.maker_num, self.maker_den)
-        object.__setattr__(self, "worst_rate", worst)
-
-    @classmethod
-    def of(cls, schedule: FeeSchedule, instrument: Instrument) -> FeeTerms:
-        """The terms of ``instrument`` under ``schedule``.
-
-        KeyError if the schedule has no rule or no minimum in the quote currency for it;
-        ValueError if a rate has so many digits that the integer formula could leave int64.
-        """
-        rule = schedule.rule(instrument)
-        code = instrument.quote.code
-        if code not in rule.minimum:
-            raise KeyError(f"fee rule for {instrument.kind.name} has no minimum in {code} "
-                           f"({instrument.symbol})")
-        tn, td = rule.taker_bp.as_integer_ratio()
-        mn, md = rule.maker_bp.as_integer_ratio()
-        terms = cls(tn, td * 10_000, mn, md * 10_000, int(rule.minimum[code]))
-        for n, d in ((terms.taker_num, terms.taker_den), (terms.maker_num, terms.maker_den)):
-            if 2 * d * n + d > MAX_INT64:
-                raise ValueError(f"{instrument.symbol}: fee rate {n}/{d} has too many digits "
-                                 f"for exact int64 fee arithmetic")
-        return terms
-
-    def fee(self, value: int, is_taker: bool) -> int:
-        """The fee on a trade of ``value`` quote minor units (value > 0). O(1)."""
-        if is_taker:
-            n, d = self.taker_num, self.taker_den
-        else:
-            n, d = self.maker_num, self.maker_den
-        return max((2 * value * n + d) // (2 * d), self.minimum)
-
-
-
-def fees_vector(value: np.ndarray, num: np.ndarray, den: np.ndarray,
-                minimum: np.ndarray) -> np.ndarray:
-    """Element-wise ``max(round_half_up(value * num / den), minimum)`` in exact int64.
-
-    Split as ``value = q * den + r`` so that no intermediate exceeds int64: ``q * num <= value``
-    (rates are at most 10 %) and ``2 * r * num + den < 2 * den * num + den``, which
-    :meth:`FeeTerms.of` checked fits. O(n).
-    """
-    q, r = np.divmod(value, den)
-    return np.maximum(q * num + (2 * r * num + den) // (2 * den), minimum)
-
-
-# --------------------------------------------------------------------------- terms
-
-
-# Positions of taker_id, maker_id, taker_owner, maker_owner, taker_side, price, qty in a book
-# trade row (TRADE_DTYPE) as a tuple.
-_FILL_FIELDS = tuple(TRADE_DTYPE.names.index(n) for n in (
-    "taker_id", "maker_id", "taker_owner", "maker_owner", "taker_side", "price", "qty"))
 #: At most this many pending fills are flushed row by row (a vectorised pass costs about 45
 #: numpy calls whatever its size); more are flushed vectorised.
 SMALL_FLUSH = 24
@@ -153,93 +62,6 @@ _TERMS_DTYPE = np.dtype([
     ("far", "M8[D]"), ("ref", "i8"), ("f", "i8"), ("bpl", "i8"), ("fref", "i8"),
     ("tn", "i8"), ("td", "i8"), ("mn", "i8"), ("md", "i8"), ("minimum", "i8"),
 ])
-
-
-@dataclass(eq=False)
-class Terms:
-    """The economics of one instrument in one session of one trading date.
-
-    ``f``: quote minor units per tick per lot; ``bpl``: base minor units per lot; for a swap
-    ``ref`` (reference rate, ticks of the underlying) and ``fref`` (quote minor units per
-    underlying tick per lot). ``row`` indexes the capture's terms table. Amount methods take
-    Python ints and are exact.
-    """
-
-    instrument: Instrument
-    index: int
-    session: int
-    trade_date: _dt.date
-    settle: _dt.date
-    far: _dt.date | None
-    ref: int
-    fees: FeeTerms
-    row: int = -1
-    f: int = field(init=False)
-    bpl: int = field(init=False)
-    fref: int = field(init=False)
-    swap: bool = field(init=False)
-    quote_code: str = field(init=False)
-    base_code: str = field(init=False)
-    codes: tuple[int, int, int] = field(init=False)  # CODES of instrument, base, quote
-    settle_day: np.datetime64 = field(init=False)  # settle as numpy day: cheap for the ledger
-    _row_constants: tuple = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        ins = self.instrument
-        self.f = ins.quote_amount(1, 1)
-        self.bpl = ins.base_amount(1)
-        self.swap = ins.kind is Kind.FX_SWAP
-        self.fref = ins.swap_legs(1, 1, 1).near_quote if self.swap else 0
-        self.quote_code, self.base_code = ins.quote.code, ins.base.code
-        self.codes = _instrument_codes(ins)
-        self.settle_day = _days(self.settle)
-        self._row_constants = (_days(self.trade_date), _days(self.far))
-
-    def record(self, trade_id: int, fill: tuple, time: float) -> tuple:
-        """The TRADE_RECORD_DTYPE row of one fill (a book trade row as a tuple), the same
-        values as the vectorised :meth:`TradeCapture.flush` computes. O(1)."""
-        trade_day, far_day = self._row_constants
-        taker_id, maker_id, taker_owner, maker_owner, side, px, qty = (
-            fill[i] for i in _FILL_FIELDS)
-        base, value = qty * self.bpl, px * qty * self.f
-        near = self.ref * qty * self.fref if self.swap else value
-        buy_taker = side == 0
-        fee_buyer, fee_seller = self.fees.fee(near, buy_taker), self.fees.fee(near, not buy_taker)
-        if buy_taker:
-            buyer, seller, buy_id, sell_id = taker_owner, maker_owner, taker_id, maker_id
-        else:
-            buyer, seller, buy_id, sell_id = maker_owner, taker_owner, maker_id, taker_id
-        far_quote = near + value if self.swap else 0
-        instrument, base_asset, quote_asset = self.codes
-        return (trade_id, trade_day, time, buy_id, sell_id, px, qty, self.settle_day, base,
-                near, far_day, far_quote, fee_buyer, fee_seller, buyer, seller, instrument,
-                base_asset, quote_asset, self.session, side)
-
-    def near_value(self, price_ticks: int, lots: int) -> int:
-        """What the buyer pays on the (near) settle date, before fees."""
-        if self.swap:
-            return self.ref * lots * self.fref
-        return price_ticks * lots * self.f
-
-    def table_row(self) -> tuple:
-        tn, td, mn, md, m = (self.fees.taker_num, self.fees.taker_den, self.fees.maker_num,
-                             self.fees.maker_den, self.fees.minimum)
-        return (self.index, self.session, _days(self.trade_date), _days(self.settle),
-                _days(self.far), self.ref, self.f, self.bpl, self.fref, tn, td, mn, md, m)
-
-
-def _instrument_codes(ins: Instrument) -> tuple[int, int, int]:
-    """The registry codes of an instrument (registered with its settlement method) and of its
-    base and quote assets."""
-    return (CODES.register_instrument(ins.symbol, ins.settlement), CODES.asset.code(ins.base.code),
-            CODES.asset.code(ins.quote.code))
-
-
-def _tick_factors(ins: Instrument) -> tuple[float, float]:
-    """(mul, div) with ``price = price_ticks * mul / div`` as close as a float gets."""
-    _, digits, exponent = ins.tick_size.as_tuple()
-    coefficient = int("".join(map(str, digits)))
-    return float(coefficient * 10 ** max(exponent, 0)), float(10 ** max(-exponent, 0))
 
 
 # --------------------------------------------------------------------------- statistics
@@ -309,12 +131,12 @@ class TradeCapture:
     def __init__(self, instruments: Sequence[Instrument], capacity: int = 1024,
                  flush_every: int = 65_536) -> None:
         self.instruments = list(instruments)
-        codes = np.array([_instrument_codes(i) for i in self.instruments], np.int16).reshape(-1, 3)
+        codes = np.array([instrument_codes(i) for i in self.instruments], np.int16).reshape(-1, 3)
         self._codes, self._bases, self._quotes = codes[:, 0], codes[:, 1], codes[:, 2]
         # instrument code -> index into self.instruments (-1: not this capture's)
         self._index_of = np.full(int(codes[:, 0].max(initial=-1)) + 1, -1, np.intp)
         self._index_of[self._codes] = np.arange(len(self.instruments))
-        self._ticks = np.array([_tick_factors(i) for i in self.instruments],
+        self._ticks = np.array([tick_factors(i) for i in self.instruments],
                                np.float64).reshape(-1, 2)
         self._buf = empty_trades(max(1, capacity))
         self._n = 0  # records in the buffer

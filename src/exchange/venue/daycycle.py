@@ -19,7 +19,7 @@ from typing import NamedTuple
 from exchange.records import SESSION_NAMES
 from exchange.reference.calendar import Calendar, NonBusinessDayError
 from exchange.reference.instruments import Asset
-from exchange.venue.capture import FixingConfig, OfficialRates, Terms, TradeCapture
+from exchange.venue.capture import FixingConfig, OfficialRates, TradeCapture
 from exchange.venue.codes import OrderRejected, RejectReason
 from exchange.venue.markets import Market, Markets
 from exchange.venue.sessions import (
@@ -29,6 +29,7 @@ from exchange.venue.sessions import (
     SessionState,
     TradingDay,
 )
+from exchange.venue.terms import Terms
 
 __all__ = ["DayCycle", "DayEnd", "ExpiredOrder"]
 

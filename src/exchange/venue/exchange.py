@@ -40,6 +40,7 @@ import numpy as np
 
 from exchange._book import STP, TIF, Action, Side
 from exchange.reference.calendar import Calendar
+from exchange.reference.dates import day_number
 from exchange.reference.fees import FeeSchedule, default_fee_schedule
 from exchange.reference.instruments import InstrumentSet, checked_int, default_instruments
 from exchange.venue.capture import FixingConfig, OfficialRates, SessionStat, TradeCapture
@@ -47,7 +48,7 @@ from exchange.venue.codes import FROM_BOOK, NotOrderOwner, OrderRejected, Reject
 from exchange.venue.daycycle import DayCycle, DayEnd, ExpiredOrder
 from exchange.venue.entry import OrderEntry
 from exchange.venue.events import ExecType, OrdStatus
-from exchange.venue.markets import BookView, Market, Markets, epoch_day
+from exchange.venue.markets import BookView, Market, Markets
 from exchange.venue.members import Member, MemberRegistry, Regime
 from exchange.venue.orders import OrderIndex
 from exchange.venue.reporting import Reporter
@@ -154,8 +155,8 @@ class Exchange:
 
     def _settled(self, notice: Any) -> None:
         """The ledger settled a date: its commitments are balances now."""
-        roll = None if notice.roll_to is None else epoch_day(notice.roll_to)
-        self.risk.settled(epoch_day(notice.date), roll, notice.carried)
+        roll = None if notice.roll_to is None else day_number(notice.roll_to)
+        self.risk.settled(day_number(notice.date), roll, notice.carried)
 
     def deposit(self, member: int, asset: str, amount: int) -> None:
         """Credit ``amount`` minor units of ``asset`` to ``member`` (a top-up). KeyError for an

@@ -17,22 +17,16 @@ import numpy as np
 
 from exchange._book import STP, OrderBook
 from exchange.reference.calendar import Calendar, NonBusinessDayError
-from exchange.reference.fees import FeeSchedule
+from exchange.reference.dates import day_number
+from exchange.reference.fees import FeeSchedule, FeeTerms
 from exchange.reference.instruments import Instrument, InstrumentSet, Kind
-from exchange.venue.capture import FeeTerms, OfficialRates, Terms, pair_of
+from exchange.venue.capture import OfficialRates
 from exchange.venue.codes import OrderRejected, RejectReason
 from exchange.venue.risk import RiskTerms
 from exchange.venue.sessions import SessionSchedule
+from exchange.venue.terms import Terms, pair_of
 
-__all__ = ["Market", "Markets", "BookView", "epoch_day"]
-
-_EPOCH = _dt.date(1970, 1, 1)
-
-
-def epoch_day(day: _dt.date) -> int:
-    """``day`` as days since 1970-01-01 (numpy's ``datetime64[D]`` as an integer)."""
-    return (day - _EPOCH).days
-
+__all__ = ["Market", "Markets", "BookView"]
 
 class Market:
     """One instrument's book and its state on the current trading date."""
@@ -85,9 +79,9 @@ class Market:
     def begin_session(self, terms: Terms) -> None:
         """Trade in a session under ``terms`` (registered with capture by the caller)."""
         self.terms = terms
-        far = -1 if self.far is None else epoch_day(self.far)
+        far = -1 if self.far is None else day_number(self.far)
         assert self.settle is not None
-        self.risk_terms = RiskTerms.of(terms, epoch_day(self.settle), far, self.prefunded)
+        self.risk_terms = RiskTerms.of(terms, day_number(self.settle), far, self.prefunded)
         self.open = True
 
     def worst_price(self, side: int, px: int) -> int:

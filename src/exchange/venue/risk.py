@@ -483,14 +483,12 @@ def _legs(rt: RiskTerms, price: int, qty: int, taker_side: int) -> list[tuple]:
     """One fill's movements as (asset, day, buyer's signed amount), the seller's being the
     opposite except for the fees: ((asset, day, buyer amount, seller amount), ...)."""
     terms = rt.terms
-    near = terms.near_value(price, qty)
+    base, near, far = terms.amounts(price, qty)
     fee_buyer = terms.fees.fee(near, taker_side == 0)
     fee_seller = terms.fees.fee(near, taker_side == 1)
-    base = qty * terms.bpl
-    quote, base_code = terms.quote_code, terms.base_code
+    quote, base_code = rt.quote, rt.base
     legs = [(base_code, rt.near_day, base, -base),
             (quote, rt.near_day, -near - fee_buyer, near - fee_seller)]
-    if terms.swap:
-        far = near + price * qty * terms.f
+    if far:
         legs += [(base_code, rt.far_day, -base, base), (quote, rt.far_day, far, -far)]
     return legs
