@@ -172,7 +172,8 @@ cdef class OrderBook:
 
     # -------------------------------------------------------------- internals (_book.pyx)
     cdef void _reset(self) noexcept
-    cdef inline int32_t _new_order_slot(self) except -2
+    cdef int _make_room(self) except -1
+    cdef inline int32_t _take_order_slot(self) noexcept
     cdef int32_t _new_level_slot(self) except -2
     cdef int32_t _new_level(self, int side, int64_t price) except -2
     cdef void _drop_level(self, int32_t lvl) noexcept

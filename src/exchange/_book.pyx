@@ -23,7 +23,17 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 cimport cython
 cimport numpy as cnp
 
-from exchange._hashmap cimport map_clear, map_find, map_free, map_home, map_init, map_insert, map_remove
+from exchange._hashmap cimport (
+    map_clear,
+    map_double,
+    map_find,
+    map_free,
+    map_full,
+    map_init,
+    map_insert,
+    map_put,
+    map_remove,
+)
 from exchange._ladder cimport (
     ladder_clear,
     ladder_free,
@@ -33,8 +43,6 @@ from exchange._ladder cimport (
     ladder_reserve,
 )
 
-cdef extern from *:
-    void __builtin_prefetch(const void* address) nogil
 import numpy as np
 from operator import index as _index
 
@@ -82,7 +90,6 @@ cdef enum:
     _INITIAL_LEVELS = 64
     _INITIAL_TABLE_BITS = 11         # id table: 2048 slots
     _INITIAL_LEVEL_TABLE_BITS = 7    # (side, price) table: 128 slots
-    _PREFETCH_AHEAD = 8        # messages between a prefetch of an id's hash slot and its use
 
 
 cdef void* _grow(void* ptr, Py_ssize_t count, size_t size) except NULL:
@@ -185,17 +192,25 @@ cdef class OrderBook:
         map_clear(&self._prices)
 
     # ------------------------------------------------------------------ pools
-    cdef inline int32_t _new_order_slot(self) except -2:
-        cdef int32_t slot = self._free_order
-        if slot != NIL:
-            self._free_order = self._orders[slot].next
-            return slot
-        if self._orders_used == self._orders_cap:
+    cdef int _make_room(self) except -1:
+        """Grow the order pool and the id map so that one more order can rest (kept out of
+        ``_rest`` so that the hot path stays small enough to inline)."""
+        if self._free_order == NIL and self._orders_used == self._orders_cap:
             if self._orders_cap >= (1 << 30):
                 raise MemoryError("order book: more than 2**30 resting orders")
             self._orders = <Order*>_grow(self._orders, 2 * <Py_ssize_t>self._orders_cap,
                                          sizeof(Order))
             self._orders_cap *= 2
+        if map_full(&self._ids):
+            map_double(&self._ids)
+        return 0
+
+    cdef inline int32_t _take_order_slot(self) noexcept:
+        """A free order slot (``_make_room`` has made sure there is one)."""
+        cdef int32_t slot = self._free_order
+        if slot != NIL:
+            self._free_order = self._orders[slot].next
+            return slot
         self._orders_used += 1
         return self._orders_used - 1
 
@@ -245,9 +260,11 @@ cdef class OrderBook:
                    int64_t owner) except -1:
         cdef int32_t lvl = map_find(&self._prices, _price_key(side, price))
         cdef int32_t slot
+        if (self._free_order == NIL and self._orders_used == self._orders_cap) or map_full(&self._ids):
+            self._make_room()
         if lvl == NIL:
             lvl = self._new_level(side, price)
-        slot = self._new_order_slot()
+        slot = self._take_order_slot()
         cdef Order* o = &self._orders[slot]
         cdef Level* level = &self._levels[lvl]
         o.id = order_id
@@ -266,7 +283,7 @@ cdef class OrderBook:
         level.total += qty
         if level.total > self._total_bound[side]:
             self._total_bound[side] = level.total
-        map_insert(&self._ids, order_id, slot)
+        map_put(&self._ids, order_id, slot)
         if order_id > self._max_id:
             self._max_id = order_id
         self._live += 1
@@ -650,9 +667,6 @@ cdef class OrderBook:
         results = np.empty(n, dtype=np.int64)
         cdef int64_t[::1] out = results
         for i in range(n):
-            if i + _PREFETCH_AHEAD < n:   # the id lookup is the likeliest cache miss: start it early
-                __builtin_prefetch(
-                    &self._ids.slots[map_home(&self._ids, batch[i + _PREFETCH_AHEAD].order_id)])
             out[i] = self._apply(&batch[i], &leaves, &removed)
         return results
 

@@ -84,7 +84,19 @@ cdef inline void _map_put(HashMap* m, int64_t key, int32_t val) noexcept nogil:
     m.slots[i].val = val
 
 
-cdef inline int _map_double(HashMap* m) except -1:
+cdef inline bint map_full(const HashMap* m) noexcept nogil:
+    """Whether the next insert must first double the table (kept at most half full)."""
+    return <uint64_t>(m.count + 1) * 2 > m.mask + 1
+
+
+cdef inline void map_put(HashMap* m, int64_t key, int32_t val) noexcept nogil:
+    """Store ``val`` (>= 0) for ``key`` (not in the map) when ``map_full`` is false."""
+    _map_put(m, key, val)
+    m.count += 1
+
+
+cdef inline int map_double(HashMap* m) except -1:
+    """Double the table (MemoryError, with the map unchanged, if it cannot)."""
     cdef Slot* old = m.slots
     cdef uint64_t old_size = m.mask + 1, i
     m.slots = _map_slots(2 * old_size)     # on MemoryError ``m`` still holds the old table
@@ -99,10 +111,9 @@ cdef inline int _map_double(HashMap* m) except -1:
 
 cdef inline int map_insert(HashMap* m, int64_t key, int32_t val) except -1:
     """Store ``val`` (>= 0) for ``key``, which must not be in the map."""
-    if <uint64_t>(m.count + 1) * 2 > m.mask + 1:
-        _map_double(m)
-    _map_put(m, key, val)
-    m.count += 1
+    if map_full(m):
+        map_double(m)
+    map_put(m, key, val)
     return 0
 
 

@@ -51,6 +51,7 @@ cdef struct Ladder:
     int32_t nodes_cap
     int32_t nodes_used
     int32_t free_node      # chained through vals[0]
+    int32_t free_count     # nodes on that chain
 
 
 cdef inline int ladder_init(Ladder* s) except -1:
@@ -73,22 +74,19 @@ cdef inline void ladder_clear(Ladder* s) noexcept nogil:
     s.depth = 0
     s.nodes_used = 0
     s.free_node = _NO
+    s.free_count = 0
 
 
 # ---------------------------------------------------------------------- node pool
 cdef inline int _reserve(Ladder* s, int32_t wanted) except -1:
     """Make sure ``wanted`` nodes can be taken without growing the pool (so that no Node
     pointer moves while the tree changes)."""
-    cdef int32_t available = s.nodes_cap - s.nodes_used, at = s.free_node
     cdef int32_t cap
     cdef Node* grown
-    while at != _NO and available < wanted:
-        available += 1
-        at = s.nodes[at].vals[0]
-    if available >= wanted:
+    if s.nodes_cap - s.nodes_used + s.free_count >= wanted:
         return 0
     cap = 2 * s.nodes_cap if s.nodes_cap else 8
-    while cap - s.nodes_used < wanted:
+    while cap - s.nodes_used + s.free_count < wanted:
         cap *= 2
     grown = <Node*>realloc(s.nodes, cap * sizeof(Node))
     if grown == NULL:
@@ -102,6 +100,7 @@ cdef inline int32_t _take_node(Ladder* s, int leaf) noexcept nogil:
     cdef int32_t at = s.free_node
     if at != _NO:
         s.free_node = s.nodes[at].vals[0]
+        s.free_count -= 1
     else:
         at = s.nodes_used
         s.nodes_used += 1
@@ -113,6 +112,7 @@ cdef inline int32_t _take_node(Ladder* s, int leaf) noexcept nogil:
 cdef inline void _give_node(Ladder* s, int32_t at) noexcept nogil:
     s.nodes[at].vals[0] = s.free_node
     s.free_node = at
+    s.free_count += 1
 
 
 # ---------------------------------------------------------------------- B+ tree of keys
