@@ -122,6 +122,8 @@ cdef inline int _lower(const Node* node, int64_t key) noexcept nogil:
     cdef int lo = 0, hi = node.n, mid
     if hi == 0 or node.keys[hi - 1] < key:
         return hi
+    if node.keys[hi - 1] == key:             # the best level itself, as when it empties
+        return hi - 1
     while lo < hi:
         mid = (lo + hi) >> 1
         if node.keys[mid] < key:
