@@ -68,7 +68,7 @@ class Refused(Exception):
 def _as_int64(name: str, value: Any) -> int:
     """`value` as a Python int, or ValueError naming the field when it is not an int64 (bools
     are not numbers here)."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name}={value!r} is a bool, not an integer")
     try:
         number = operator.index(value)

@@ -113,7 +113,9 @@ cdef inline int64_t _as_i64(object value, str field) except? -1:
 
 
 cdef int64_t _as_i64_slow(object value, str field) except? -1:
-    if isinstance(value, bool):    # an int subclass, but True is no quantity, id or price
+    # bool is an int subclass, and numpy 1.x lets np.bool_ pass as an index: but True is no
+    # quantity, id or price
+    if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{field}={value!r} is a bool, not an integer")
     try:
         if not isinstance(value, int):
