@@ -34,8 +34,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class Stopwatch:
     CPU time does not (cache contention from neighbours still shows in both).
     """
 
-    def __enter__(self) -> "Stopwatch":
+    def __enter__(self) -> Stopwatch:
         self._wall, self._cpu = time.perf_counter(), time.thread_time()
         return self
 
@@ -166,7 +166,7 @@ def call_latencies(rows: list) -> dict[str, np.ndarray]:
 def percentiles(ns: np.ndarray, overhead: int) -> dict[str, float]:
     """p50 / p99 / p99.9 of ``ns - overhead`` (clipped at 0)."""
     p50, p99, p999 = np.percentile(np.maximum(ns - overhead, 0), [50, 99, 99.9])
-    return {"p50": float(p50), "p99": float(p99), "p99.9": float(p999), "calls": int(len(ns))}
+    return {"p50": float(p50), "p99": float(p99), "p99.9": float(p999), "calls": len(ns)}
 
 
 def submit_cancel_workload(pairs: int, seed: int) -> tuple[np.ndarray, list]:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import exchange
 from model import (
     BUY,
     MESSAGE_DTYPE,
@@ -25,8 +27,6 @@ from model import (
     records,
     snapshot,
 )
-
-import exchange
 
 HERE = Path(__file__).resolve().parent
 
@@ -134,7 +134,7 @@ def test_c_enum_values_are_the_python_enums(driver):
     for key, value in driver.c_enum_values().items():
         enum_name, member = key.split(".")
         assert getattr(exchange, enum_name)[member] == value, key
-    assert BUY == driver.c_enum_values()["Side.BUY"]
+    assert driver.c_enum_values()["Side.BUY"] == BUY
 
 
 def test_level_tree_grows_and_shrinks_back_to_nothing(driver):
