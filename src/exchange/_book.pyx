@@ -16,8 +16,8 @@ Every index used below is either a pool slot handed out by this module or a posi
 ``0..n-1`` range of the array it indexes, which is why bounds checks are off module-wide.
 """
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
-from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcpy, memmove
+from libc.stdlib cimport free, realloc
+from libc.string cimport memcpy
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 
 cimport cython
