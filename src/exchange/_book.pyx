@@ -18,7 +18,8 @@ Every index used below is either a pool slot handed out by this module or a posi
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
+from cpython.bool cimport PyBool_Check
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check, PyLong_CheckExact
 
 cimport cython
 cimport numpy as cnp
@@ -115,9 +116,17 @@ cdef inline int64_t _as_i64(object value, str field) except? -1:
 
 
 cdef int64_t _as_i64_slow(object value, str field) except? -1:
+    cdef int overflow = 0
+    cdef long long converted
     # bool is an int subclass, and numpy 1.x lets np.bool_ pass as an index: but True is no
     # quantity, id or price
-    if isinstance(value, (bool, np.bool_)):
+    if PyBool_Check(value):
+        raise ValueError(f"{field}={value!r} is a bool, not an integer")
+    if PyLong_Check(value):       # an IntEnum member (a default TIF, say): no Python call
+        converted = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if not overflow:
+            return converted
+    elif isinstance(value, np.bool_):
         raise ValueError(f"{field}={value!r} is a bool, not an integer")
     try:
         if not isinstance(value, int):
