@@ -180,7 +180,6 @@ cdef class OrderBook:
     cdef inline int _rest(self, int64_t order_id, int side, int64_t price, int64_t qty,
                    int64_t owner) except -1
     cdef inline void _remove(self, int32_t slot) noexcept
-    cdef inline void _unlink(self, int32_t slot) noexcept
     cdef inline int _record_trade(self, int64_t taker_id, int64_t taker_owner, int side, Order* maker,
                            int64_t qty, int64_t taker_leaves) except -1
     cdef int _record_stp_cancel(self, Order* o) except -1

@@ -32,10 +32,8 @@ from exchange._hashmap cimport (
     map_full,
     map_init,
     map_insert,
-    map_locate,
     map_put,
     map_remove,
-    map_remove_at,
 )
 from exchange._ladder cimport (
     ladder_clear,
@@ -303,13 +301,8 @@ cdef class OrderBook:
         return 0
 
     cdef inline void _remove(self, int32_t slot) noexcept:
-        """Take a resting order out of the book: unindex it, then ``_unlink`` it."""
-        map_remove(&self._ids, self._orders[slot].id)
-        self._unlink(slot)
-
-    cdef inline void _unlink(self, int32_t slot) noexcept:
-        """Unlink an (unindexed) order from its level, dropping the level if it empties, and
-        free its slot."""
+        """Unlink a resting order from its level (dropping the level if it empties), unindex it
+        and free its slot."""
         cdef Order* o = &self._orders[slot]
         cdef Level* level = &self._levels[o.level]
         if o.prev != NIL:
@@ -323,6 +316,7 @@ cdef class OrderBook:
         level.total -= o.qty
         if level.head == NIL:
             self._drop_level(o.level)
+        map_remove(&self._ids, o.id)
         o.next = self._free_order
         self._free_order = slot
         self._live -= 1
@@ -485,15 +479,12 @@ cdef class OrderBook:
         return self._match(order_id, <int>side, INT64_MIN, qty, owner, &stopped)
 
     cdef inline int64_t _cancel(self, int64_t order_id) noexcept:
-        cdef int64_t at = map_locate(&self._ids, order_id)   # one probe finds and removes
-        cdef int32_t slot
+        cdef int32_t slot = map_find(&self._ids, order_id)
         cdef int64_t qty
-        if at < 0:
+        if slot == NIL:
             return Reject.UNKNOWN_ID
-        slot = self._ids.slots[at].val
         qty = self._orders[slot].qty
-        map_remove_at(&self._ids, <uint64_t>at)
-        self._unlink(slot)
+        self._remove(slot)
         return qty
 
     cdef int64_t _modify(self, int64_t order_id, int64_t qty, int64_t price, int64_t* leaves,

@@ -44,16 +44,6 @@ cdef inline int32_t map_find(const HashMap* m, int64_t key) noexcept nogil:
     return EMPTY
 
 
-cdef inline int64_t map_locate(const HashMap* m, int64_t key) noexcept nogil:
-    """The slot holding ``key`` (its value is ``m.slots[i].val``), or -1."""
-    cdef uint64_t i = map_home(m, key)
-    while m.slots[i].val != EMPTY:
-        if m.slots[i].key == key:
-            return <int64_t>i
-        i = (i + 1) & m.mask
-    return -1
-
-
 cdef inline Slot* _map_slots(uint64_t size) except NULL:
     cdef Slot* slots = <Slot*>malloc(size * sizeof(Slot))
     cdef uint64_t i
@@ -128,15 +118,11 @@ cdef inline int map_insert(HashMap* m, int64_t key, int32_t val) except -1:
 
 
 cdef inline void map_remove(HashMap* m, int64_t key) noexcept nogil:
-    """Remove ``key``, which must be in the map."""
-    map_remove_at(m, <uint64_t>map_locate(m, key))
-
-
-cdef inline void map_remove_at(HashMap* m, uint64_t hole) noexcept nogil:
-    """Empty slot ``hole`` (from ``map_locate``); later entries of its probe run shift back,
-    so lookups never meet a tombstone."""
+    """Remove ``key``, which must be in the map; later entries of its probe run shift back."""
     cdef uint64_t mask = m.mask
-    cdef uint64_t j, home
+    cdef uint64_t hole = map_home(m, key), j, home
+    while m.slots[hole].key != key or m.slots[hole].val == EMPTY:
+        hole = (hole + 1) & mask
     j = hole
     while True:
         j = (j + 1) & mask
