@@ -110,7 +110,7 @@ def _modify_args(args: tuple, book: dict) -> tuple:
         price = ("mp", price[1], 95 + price[1])
     if order_id in book and isinstance(qty, tuple):
         now_qty = book[order_id][2]
-        choices = [0, max(now_qty - 1, 0), now_qty, now_qty, now_qty + 1]
+        choices = [0, max(now_qty - 1, 0), now_qty, now_qty, min(now_qty + 1, INT64_MAX)]
         qty = choices[qty[1]] if qty[1] < len(choices) else qty[2]
     if order_id in book and isinstance(price, tuple):
         now_price = book[order_id][1]
