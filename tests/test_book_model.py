@@ -341,6 +341,7 @@ class Ledger:
 
 
 # ------------------------------------------------------------------ the tests
+@pytest.mark.slow
 @settings(max_examples=150)
 @given(stp=stp_modes, n_steps=st.integers(1, 80), data=st.data())
 def test_compiled_book_matches_model(stp, n_steps, data):
@@ -512,6 +513,7 @@ def _deep_rows(rng: np.random.Generator, n: int, live: list[int], spread: int) -
     return rows
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stp", [0, 1, 2])
 @settings(max_examples=12)
 @given(seed=st.integers(0, 2**32 - 1), spread=st.sampled_from([40, 400, 4000, 10**6]))

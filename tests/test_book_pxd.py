@@ -29,6 +29,7 @@ from model import (
 )
 
 HERE = Path(__file__).resolve().parent
+pytestmark = pytest.mark.slow  # compiling the driver takes a few seconds
 
 
 def _build_driver(build: Path):
