@@ -11,7 +11,12 @@ Measures, on the standard seeded flow of benchmarks/flow.py (60% limit, 28% canc
   * submit + cancel alone: calls/s of a non-crossing submit and a cancel of the oldest order,
     on a book kept at a steady 10,000 orders within 20 ticks of the touch;
   * memory per resting order: RSS growth of a fresh child process while it rests N orders;
-  * the same flow through the pure-Python baseline book (benchmarks/baseline.py).
+  * the same flow through the pure-Python baseline book (benchmarks/baseline.py);
+  * price levels at any depth: ``--levels`` (1,000,000) distinct prices made and then cancelled
+    in random order, against the same in touch order (each new price the best, the best
+    cancelled first), and the ratio (target <= 10x);
+  * far orders: submit + cancel pairs of one member at new prices among 300,000 levels that
+    another member rests far from the touch, against the same pairs on a book without them.
 Every rate is given by wall clock (what the targets are judged on) and per second of the
 thread's CPU time (``time.thread_time``), which on a shared machine leaves out the time spent
 waiting for a CPU. Prints a rich table with each figure beside its target (PASS/MISS on both
@@ -29,8 +34,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -43,12 +48,14 @@ except ImportError:  # not installed: use the in-place build of this checkout
     import exchange
 
 from baseline import BaselineBook  # noqa: E402
-from flow import resting_orders, standard_flow  # noqa: E402
+from flow import distinct_prices, resting_orders, standard_flow  # noqa: E402
 
 TARGET_PROCESS = 10_000_000  # msg/s through process()
 TARGET_RATIO = 12.0  # process / baseline
 TARGET_SINGLE = 2_000_000  # calls/s from Python
 TARGET_BYTES = 128  # bytes per resting order
+TARGET_LEVELS_RATIO = 10.0  # random-order levels / touch-order levels
+FAR_ORDERS = 300_000  # levels rested far from the touch in the far-orders case
 STEADY_BOOK = 10_000  # resting orders kept while timing submit + cancel
 
 
@@ -62,7 +69,7 @@ class Stopwatch:
     CPU time does not (cache contention from neighbours still shows in both).
     """
 
-    def __enter__(self) -> "Stopwatch":
+    def __enter__(self) -> Stopwatch:
         self._wall, self._cpu = time.perf_counter(), time.thread_time()
         return self
 
@@ -159,7 +166,7 @@ def call_latencies(rows: list) -> dict[str, np.ndarray]:
 def percentiles(ns: np.ndarray, overhead: int) -> dict[str, float]:
     """p50 / p99 / p99.9 of ``ns - overhead`` (clipped at 0)."""
     p50, p99, p999 = np.percentile(np.maximum(ns - overhead, 0), [50, 99, 99.9])
-    return {"p50": float(p50), "p99": float(p99), "p99.9": float(p999), "calls": int(len(ns))}
+    return {"p50": float(p50), "p99": float(p99), "p99.9": float(p999), "calls": len(ns)}
 
 
 def submit_cancel_workload(pairs: int, seed: int) -> tuple[np.ndarray, list]:
@@ -193,6 +200,37 @@ def time_submit_cancel(prefill: np.ndarray, rows: list) -> Stopwatch:
     if len(book) != len(prefill):
         raise RuntimeError(f"submit+cancel left {len(book)} orders, expected {len(prefill)}")
     return watch
+
+
+def time_levels(n: int, order: str) -> Stopwatch:
+    """``n`` distinct price levels made and then cancelled, in ``order`` (flow.distinct_prices)."""
+    messages = distinct_prices(n, seed=5, order=order)
+    book = exchange.OrderBook()
+    with Stopwatch() as watch:
+        results = book.process(messages)
+    if len(book) or (results[n:] != 1).any():
+        raise RuntimeError(f"levels flow ({order}) left {len(book)} orders or missed a cancel")
+    return watch
+
+
+def far_orders_workload(pairs: int, seed: int) -> tuple[np.ndarray, list]:
+    """A book where member 1 rests ``FAR_ORDERS`` bids at distinct prices far below the touch
+    (10,000,000 - 2k), and ``pairs`` rows ``(order_id, side, price, qty, id_to_cancel)`` of member
+    2: a bid at a new odd price among them, then its cancel (each makes and drops a level at a
+    random depth)."""
+    rng = np.random.default_rng(seed)
+    far = np.zeros(FAR_ORDERS + 2, dtype=exchange.MESSAGE_DTYPE)
+    far["order_id"] = np.arange(1, FAR_ORDERS + 3)
+    far["side"][:FAR_ORDERS] = 0
+    far["price"][:FAR_ORDERS] = 10_000_000 - 2 * np.arange(1, FAR_ORDERS + 1)
+    far["side"][FAR_ORDERS:] = (0, 1)                       # the touch: 10,000,001 / 10,000,003
+    far["price"][FAR_ORDERS:] = (10_000_001, 10_000_003)
+    far["qty"] = 1
+    far["owner"] = 1
+    ids = np.arange(10**9, 10**9 + pairs)
+    prices = 10_000_000 - 2 * rng.integers(1, FAR_ORDERS, pairs) - 1
+    rows = [(int(i), 0, int(p), 1, int(i)) for i, p in zip(ids, prices)]
+    return far, rows
 
 
 # -- memory, in a fresh child process ------------------------------------------------------------
@@ -270,6 +308,16 @@ def report(res: dict) -> None:
     table.add_section()
     rate_row("submit + cancel alone, calls/s", "submit_cancel", f"(>= {TARGET_SINGLE:,})",
              "submit_cancel")
+    lv = res["levels"]
+    table.add_row(f"{lv['n']:,} levels made + cancelled, touch order, s", f"{lv['touch']:.3f}")
+    table.add_row(f"{lv['n']:,} levels made + cancelled, random order, s", f"{lv['random']:.3f}")
+    ok = _status(t["levels"])
+    table.add_row("random / touch order", f"{lv['ratio']:.1f}x", "", "",
+                  f"<= {TARGET_LEVELS_RATIO:.0f}x", ok, ok)
+    far = res["far_orders"]
+    table.add_row(f"submit + cancel pair among {FAR_ORDERS:,} far levels, us",
+                  f"{far['with_far_us']:.2f}")
+    table.add_row("the same pair without them, us", f"{far['without_far_us']:.2f}")
     rate_row("baseline (pure Python) process, msg/s", "baseline")
     ratio_row("single calls / baseline", "single_calls_vs_baseline")
     if "baseline_memory" in res:
@@ -295,7 +343,7 @@ def report(res: dict) -> None:
 
 
 def run(messages_n: int, repeat: int, seed: int, resting: int, baseline_repeat: int,
-        baseline_memory: bool) -> dict:
+        baseline_memory: bool, levels_n: int) -> dict:
     """All the measurements; returns the JSON-ready result."""
     load_at_start = list(os.getloadavg())
     messages = standard_flow(messages_n, seed=seed)
@@ -314,6 +362,14 @@ def run(messages_n: int, repeat: int, seed: int, resting: int, baseline_repeat: 
     prefill, sc_rows = submit_cancel_workload(pairs, seed)
     submit_cancel = rates(lambda: time_submit_cancel(prefill, sc_rows), 2 * pairs, repeat)
     memory = measure_memory(resting, "compiled")
+    touch = statistics.median(time_levels(levels_n, "touch").wall for _ in range(3))
+    scattered = time_levels(levels_n, "random").wall
+    levels = {"n": levels_n, "touch": touch, "random": scattered, "ratio": scattered / touch}
+    far, far_rows = far_orders_workload(20_000, seed)
+    with_far = statistics.median(time_submit_cancel(far, far_rows).wall for _ in range(3))
+    without = statistics.median(time_submit_cancel(far[FAR_ORDERS:], far_rows).wall for _ in range(3))
+    far_orders = {"pairs": len(far_rows), "with_far_us": with_far / len(far_rows) * 1e6,
+                  "without_far_us": without / len(far_rows) * 1e6}
 
     def ratio(a: dict, b: dict) -> dict:
         return {"wall": a["per_s"] / b["per_s"], "cpu": a["per_cpu_s"] / b["per_cpu_s"]}
@@ -322,7 +378,7 @@ def run(messages_n: int, repeat: int, seed: int, resting: int, baseline_repeat: 
         "messages": messages_n, "repeat": repeat, "seed": seed,
         "process": process, "single_calls": single, "baseline": base, "submit_cancel": submit_cancel,
         "process_vs_baseline": ratio(process, base), "single_calls_vs_baseline": ratio(single, base),
-        "latency_ns": latency, "memory": memory,
+        "latency_ns": latency, "memory": memory, "levels": levels, "far_orders": far_orders,
         "python": platform.python_version(), "numpy": np.__version__, "book": exchange.__file__,
         "loadavg": list(os.getloadavg()), "loadavg_at_start": load_at_start, "cpus": os.cpu_count(),
     }
@@ -335,6 +391,7 @@ def run(messages_n: int, repeat: int, seed: int, resting: int, baseline_repeat: 
             "single_calls": single[rate_key] >= TARGET_SINGLE,
             "memory": memory["bytes_per_order"] <= TARGET_BYTES,
             "submit_cancel": submit_cancel[rate_key] >= TARGET_SINGLE,
+            "levels": levels["ratio"] <= TARGET_LEVELS_RATIO,
         }
     return res
 
@@ -346,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-repeat", type=int, default=3, help="runs of the slow baseline")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resting", type=int, default=1_000_000, help="orders for the memory figure")
+    parser.add_argument("--levels", type=int, default=1_000_000,
+                        help="distinct prices for the levels-at-any-depth figure")
     parser.add_argument("--baseline-memory", action="store_true",
                         help="also measure the baseline's bytes per resting order (slow, ~300 MB)")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
@@ -354,11 +413,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory_child is not None:
         print(json.dumps(memory_child(args.memory_child, args.memory_book)))
         return 0
-    for name in ("messages", "repeat", "baseline_repeat", "resting"):
+    for name in ("messages", "repeat", "baseline_repeat", "resting", "levels"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     res = run(args.messages, args.repeat, args.seed, args.resting, args.baseline_repeat,
-              args.baseline_memory)
+              args.baseline_memory, args.levels)
     report(res)
     sys.stdout.write(json.dumps(res) + "\n")
     return 0

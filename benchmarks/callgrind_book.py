@@ -46,7 +46,8 @@ def count(messages: int, seed: int, flow: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-               "--toggle-collect=__pyx_pw_*OrderBook_*process", sys.executable, str(Path(__file__).resolve()),
+               "--toggle-collect=__pyx_pw_*OrderBook_*process", sys.executable,
+               str(Path(__file__).resolve()),
                "--child", "--messages", str(messages), "--seed", str(seed), "--flow", flow]
         subprocess.run(cmd, check=True, capture_output=True, text=True)
         totals = re.search(r"^(?:summary|totals):\s+(\d+)", out.read_text(), re.MULTILINE)

@@ -177,3 +177,35 @@ def resting_orders(n: int, seed: int = 0, *, mid: int = 100_000, levels: int = 1
     out["tif"] = GTC
     out["owner"] = rng.integers(1, 101, n)
     return out
+
+
+def distinct_prices(n: int, seed: int = 0, *, order: str = "random") -> np.ndarray:
+    """``2 n`` messages that make and then remove ``n`` price levels: ``n`` NEW GTC buys of 1 lot
+    at the distinct prices 1..n (ids 1..n), then a CANCEL of each.
+
+    ``order="touch"``: each buy becomes the new best (prices ascending) and the cancels take the
+    best first, so every level is made and dropped at the touch. ``order="random"``: the buys
+    come in a random order of prices and the cancels in another, so levels are made and dropped
+    at every depth. O(n).
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n!r}")
+    if order not in ("touch", "random"):
+        raise ValueError(f"order must be 'touch' or 'random', got {order!r}")
+    rng = np.random.default_rng(seed)
+    prices = np.arange(1, n + 1, dtype=np.int64)
+    cancel_prices = prices[::-1]
+    if order == "random":
+        prices = rng.permutation(prices)
+        cancel_prices = rng.permutation(prices)
+    out = np.zeros(2 * n, dtype=MESSAGE_DTYPE)
+    out["action"][:n] = NEW
+    out["order_id"][:n] = prices      # the id is the price: each cancel names its level's order
+    out["side"][:n] = BUY
+    out["price"][:n] = prices
+    out["qty"][:n] = 1
+    out["tif"][:n] = GTC
+    out["owner"][:n] = 1
+    out["action"][n:] = CANCEL
+    out["order_id"][n:] = cancel_prices
+    return out

@@ -8,6 +8,7 @@ back to the test.
 """
 from libc.stdint cimport int64_t
 
+from exchange._ladder cimport Ladder
 from exchange._book cimport (
     TIF,
     Action,
@@ -112,3 +113,9 @@ def c_enum_values():
         "Reject.FOK_NOT_FILLED": <int>Reject.FOK_NOT_FILLED,
         "Reject.LEVEL_OVERFLOW": <int>Reject.LEVEL_OVERFLOW,
     }
+
+
+def ladder_shape(OrderBook book, int side):
+    """(levels, tree depth, tree nodes in use) of one side's price ladder."""
+    cdef Ladder* ladder = &book._sides[side]
+    return ladder.count, ladder.depth, ladder.nodes_used - ladder.free_count

@@ -34,7 +34,8 @@ INT64_MAX = 2**63 - 1
 BUY, SELL = Side.BUY, Side.SELL
 GTC, IOC, FOK, POST_ONLY = TIF.GTC, TIF.IOC, TIF.FOK, TIF.POST_ONLY
 NEW, CANCEL, MARKET, MODIFY = Action.NEW, Action.CANCEL, Action.MARKET, Action.MODIFY
-STP_NONE, STP_CANCEL_RESTING, STP_CANCEL_INCOMING = STP.NONE, STP.CANCEL_RESTING, STP.CANCEL_INCOMING
+STP_NONE, STP_CANCEL_RESTING, STP_CANCEL_INCOMING = (
+    STP.NONE, STP.CANCEL_RESTING, STP.CANCEL_INCOMING)
 
 INVALID_ACTION = Reject.INVALID_ACTION
 INVALID_SIDE = Reject.INVALID_SIDE
@@ -68,7 +69,7 @@ class Refused(Exception):
 def _as_int64(name: str, value: Any) -> int:
     """`value` as a Python int, or ValueError naming the field when it is not an int64 (bools
     are not numbers here)."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name}={value!r} is a bool, not an integer")
     try:
         number = operator.index(value)
@@ -96,6 +97,29 @@ class _Order:
     stamp: int  # arrival number: the lower, the earlier in its price level
 
 
+class _Orders(dict):
+    """Resting orders by id; ``version`` changes whenever an order is added or removed (the
+    sort keys, price and arrival, never change in place), so sorted queues can be reused."""
+
+    version = 0
+
+    def __setitem__(self, key, value):
+        self.version += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self.version += 1
+        super().__delitem__(key)
+
+    def pop(self, key):
+        self.version += 1
+        return super().pop(key)
+
+    def clear(self):
+        self.version += 1
+        super().clear()
+
+
 class ModelBook:
     """Price-time priority book with the rules of docs/book.md, in plain Python."""
 
@@ -104,7 +128,8 @@ class ModelBook:
         if stp not in (STP_NONE, STP_CANCEL_RESTING, STP_CANCEL_INCOMING):
             raise ValueError(f"stp={stp!r} is not 0..2")
         self.stp = stp
-        self._orders: dict[int, _Order] = {}
+        self._orders: _Orders = _Orders()
+        self._queues: dict[int, tuple[int, list[_Order]]] = {}  # side -> (version, queue)
         self._stamp = 0
         self._seq = 0
         self._trades: list[dict] = []
@@ -113,10 +138,13 @@ class ModelBook:
     # ----------------------------------------------------------------- reading the book
     def _queue(self, side: int) -> list[_Order]:
         """Resting orders of `side` in priority order: best price first, then arrival."""
-        mine = [o for o in self._orders.values() if o.side == side]
-        if side == BUY:
-            return sorted(mine, key=lambda o: (-o.price, o.stamp))
-        return sorted(mine, key=lambda o: (o.price, o.stamp))
+        version, queue = self._queues.get(side, (-1, []))
+        if version != self._orders.version:
+            mine = [o for o in self._orders.values() if o.side == side]
+            sign = -1 if side == BUY else 1
+            queue = sorted(mine, key=lambda o: (sign * o.price, o.stamp))
+            self._queues[side] = (self._orders.version, queue)
+        return queue
 
     def depth(self, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Up to `levels` `(price, total_qty)` rows per side, best first."""

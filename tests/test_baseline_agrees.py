@@ -14,10 +14,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from baseline import BaselineBook  # noqa: E402
-from flow import standard_flow  # noqa: E402
-
-import exchange  # noqa: E402
+import exchange
+from baseline import BaselineBook
+from flow import standard_flow
 
 TRADE_FIELDS = ["taker_id", "maker_id", "taker_owner", "maker_owner", "taker_side", "price", "qty"]
 

@@ -13,10 +13,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from baseline import BaselineBook  # noqa: E402
-from flow import MESSAGE_DTYPE, resting_orders, standard_flow  # noqa: E402
-
-from exchange import TIF, Action, Side  # noqa: E402
+from baseline import BaselineBook
+from exchange import TIF, Action, Side
+from flow import MESSAGE_DTYPE, resting_orders, standard_flow
 
 NEW, CANCEL, MARKET, MODIFY = Action.NEW, Action.CANCEL, Action.MARKET, Action.MODIFY
 BUY, SELL = Side.BUY, Side.SELL

@@ -9,9 +9,12 @@ import ast
 import enum
 from pathlib import Path
 
-import model
 import numpy as np
 import pytest
+
+import exchange
+import model
+from exchange import STP, TIF, Action, Reject, Side
 from model import (
     BUY,
     CANCEL,
@@ -32,9 +35,6 @@ from model import (
     stp_cancels,
     trades,
 )
-
-import exchange
-from exchange import STP, TIF, Action, Reject, Side
 
 ENUMS = (Side, TIF, Action, STP, Reject)
 
@@ -120,7 +120,7 @@ def test_model_uses_the_books_enums():
     for enum_class in (Side, TIF, Action, Reject):
         for member in enum_class:
             assert getattr(model, member.name) is member
-    assert (model.STP_NONE, model.STP_CANCEL_RESTING, model.STP_CANCEL_INCOMING) == tuple(STP)
+    assert tuple(STP) == (model.STP_NONE, model.STP_CANCEL_RESTING, model.STP_CANCEL_INCOMING)
 
 
 # --------------------------------------------------------------------- apply
@@ -182,8 +182,8 @@ def test_apply_with_a_non_int64_argument_is_value_error(book, args):
 # --------------------------------------------------------------------- leaves in trade rows
 def test_taker_leaves_counts_down_and_maker_leaves_shows_what_rests(book):
     book.submit(9, BUY, 101, 13)
-    assert [(t["maker_id"], t["qty"], t["taker_leaves"], t["maker_leaves"]) for t in trades(book)] == [
-        (1, 5, 8, 0), (2, 5, 3, 0), (3, 3, 0, 2)]
+    rows = [(t["maker_id"], t["qty"], t["taker_leaves"], t["maker_leaves"]) for t in trades(book)]
+    assert rows == [(1, 5, 8, 0), (2, 5, 3, 0), (3, 3, 0, 2)]
 
 
 def test_taker_leaves_of_the_last_fill_is_what_did_not_trade(book):

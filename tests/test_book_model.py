@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from conftest import compiled_book_class
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
+
+from conftest import compiled_book_class
 from model import (
     BUY,
     CANCEL,
@@ -187,7 +188,7 @@ def outcome(book, method: str, args: tuple):
         return "KeyError"
     except TypeError:
         return "TypeError"
-    except Exception as err:  # noqa: BLE001 -- any other exception is a discrepancy to show
+    except Exception as err:
         return type(err).__name__
     if method == "clear":
         return records(result, CLEAR_FIELDS)
@@ -293,7 +294,8 @@ class Ledger:
         elif method == "apply":
             self._apply(args, result, old, new)
         if method in ("submit", "market") and after["trades"]:
-            assert after["trades"][-1]["taker_leaves"] == args[-3 if method == "submit" else -2] - result
+            qty = args[3] if method == "submit" else args[2]
+            assert after["trades"][-1]["taker_leaves"] == qty - result
 
     def _apply(self, row, result: list, old: dict, new: dict) -> None:
         """Book an `apply` from its own outcome: executed, leaves, removed, code."""
@@ -339,6 +341,7 @@ class Ledger:
 
 
 # ------------------------------------------------------------------ the tests
+@pytest.mark.slow
 @settings(max_examples=150)
 @given(stp=stp_modes, n_steps=st.integers(1, 80), data=st.data())
 def test_compiled_book_matches_model(stp, n_steps, data):
@@ -478,3 +481,66 @@ def test_large_book_past_initial_pool_sizes_matches_model(stp):
         bids, asks = compiled.depth(10**6)
         peak_levels = max(peak_levels, len(bids), len(asks))
     assert peak_orders > 1024 and peak_levels > 64, (peak_orders, peak_levels)
+
+
+# ------------------------------------------------------------------ deep books, far prices
+def _deep_rows(rng: np.random.Generator, n: int, live: list[int], spread: int) -> np.ndarray:
+    """Messages over a book thousands of levels deep: new levels at random depths and far
+    beyond the touch, cancels and modifies of random resting orders (levels dropped at any
+    depth), and crossing orders and markets that sweep several levels at once."""
+    rows = np.zeros(n, dtype=MESSAGE_DTYPE)
+    rows["action"] = rng.choice([NEW, CANCEL, MARKET, MODIFY], size=n, p=[0.5, 0.3, 0.05, 0.15])
+    rows["side"] = rng.integers(0, 2, size=n)
+    mid = 2 * spread
+    depth = np.where(rng.random(n) < 0.3, rng.integers(1, 4, n), rng.integers(1, spread, n))
+    through = rng.random(n) < 0.08                  # priced through the touch: sweeps levels
+    away = np.where(through, -rng.integers(1, 40, n), depth)
+    rows["price"] = np.where(rows["side"] == BUY, mid - away, mid + away)
+    far = rng.random(n) < 0.05                      # far beyond everything else
+    rows["price"][far] = np.where(rows["side"][far] == BUY, rng.integers(1, 50, far.sum()),
+                                  10**12 + rng.integers(0, 50, far.sum()))
+    rows["qty"] = rng.integers(1, 6, size=n)
+    rows["qty"][rows["action"] == MARKET] *= 4
+    rows["tif"] = rng.choice([GTC, IOC, FOK, POST_ONLY], size=n, p=[0.85, 0.05, 0.05, 0.05])
+    rows["owner"] = rng.integers(0, 3, size=n)
+    fresh = 10**6 + rng.integers(0, 10**12, size=n)    # new ids (rarely reused)
+    resting = np.array(live or [0])
+    picked = resting[rng.integers(0, len(resting), size=n)]
+    old = np.isin(rows["action"], [CANCEL, MODIFY])
+    rows["order_id"] = np.where(old, picked, fresh)
+    keep_price = old & (rng.random(n) < 0.5)
+    rows["price"][keep_price] = 0                   # a MODIFY that keeps its price
+    return rows
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stp", [0, 1, 2])
+@settings(max_examples=12)
+@given(seed=st.integers(0, 2**32 - 1), spread=st.sampled_from([40, 400, 4000, 10**6]))
+def test_deep_books_and_far_prices_match_model(stp, seed, spread):
+    """Books of about two thousand levels (many price-level tree nodes on each side, made and
+    emptied at every depth): after each batch, results, trades, STP cancels and every resting
+    order equal the model's, and the depth() rows are the levels in order."""
+    rng = np.random.default_rng(seed)
+    compiled, model = compiled_book_class()(stp=stp), ModelBook(stp=stp)
+    setup = np.zeros(2000, dtype=MESSAGE_DTYPE)     # one order per level, in random order
+    setup["order_id"] = np.arange(1, 2001)
+    setup["side"] = np.arange(2000) % 2
+    offsets = rng.permutation(np.arange(1, 1001).repeat(2))[:2000] * max(1, spread // 1000)
+    setup["price"] = np.where(setup["side"] == BUY, 2 * spread - offsets, 2 * spread + offsets)
+    setup["qty"] = rng.integers(1, 6, 2000)
+    setup["owner"] = rng.integers(0, 3, 2000)
+    assert [int(r) for r in compiled.process(setup)] == model.process(setup)
+    for _ in range(6):
+        state = visible(compiled)
+        assert state == visible(model)
+        check_invariants(state, compiled)
+        bids, asks = compiled.depth(10**6)
+        assert [tuple(r) for r in bids.tolist()] == model.depth(10**6)[0]
+        assert [tuple(r) for r in asks.tolist()] == model.depth(10**6)[1]
+        live = [o["order_id"] for o in state["bids"] + state["asks"]]
+        rows = _deep_rows(rng, 150, live, spread)
+        assert [int(r) for r in compiled.process(rows)] == model.process(rows)
+    state = visible(compiled)
+    assert state == visible(model)
+    assert records(compiled.clear(), CLEAR_FIELDS) == records(model.clear(), CLEAR_FIELDS)

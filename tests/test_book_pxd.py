@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import exchange
 from model import (
     BUY,
     MESSAGE_DTYPE,
@@ -26,9 +28,8 @@ from model import (
     snapshot,
 )
 
-import exchange
-
 HERE = Path(__file__).resolve().parent
+pytestmark = pytest.mark.slow  # compiling the driver takes a few seconds
 
 
 def _build_driver(build: Path):
@@ -134,4 +135,24 @@ def test_c_enum_values_are_the_python_enums(driver):
     for key, value in driver.c_enum_values().items():
         enum_name, member = key.split(".")
         assert getattr(exchange, enum_name)[member] == value, key
-    assert BUY == driver.c_enum_values()["Side.BUY"]
+    assert driver.c_enum_values()["Side.BUY"] == BUY
+
+
+def test_level_tree_grows_and_shrinks_back_to_nothing(driver):
+    """20,000 levels per side in random order make a tree three nodes deep or more; cancelling
+    them in another random order gives every node back (no node leaks, depth 0)."""
+    rng = np.random.default_rng(11)
+    book = exchange.OrderBook()
+    prices = rng.permutation(np.arange(1, 20_001))
+    for i, price in enumerate(prices.tolist()):
+        book.submit(i, BUY, price, 1)
+        book.submit(10**6 + i, SELL, 10**6 + price, 1)
+    for side in (BUY, SELL):
+        levels, depth, nodes = driver.ladder_shape(book, side)
+        assert levels == 20_000 and depth >= 3 and nodes >= 20_000 // 32
+    assert [tuple(r) for r in book.depth(3)[0].tolist()] == [(20_000, 1), (19_999, 1), (19_998, 1)]
+    for i in rng.permutation(20_000).tolist():
+        book.cancel(i)
+        book.cancel(10**6 + i)
+    assert [driver.ladder_shape(book, side) for side in (BUY, SELL)] == [(0, 0, 0), (0, 0, 0)]
+    assert book.best_bid() is None and len(book) == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from model import (
     BUY,
     CANCEL,
@@ -630,10 +631,10 @@ def test_process_reject_codes_change_nothing(asks_100_101, row, code):
 
 def test_process_reject_code_values(compiled):
     Reject = compiled.Reject
-    assert [Reject.INVALID_ACTION, Reject.INVALID_SIDE, Reject.INVALID_QTY,
+    assert list(
+        range(-1, -11, -1)) == [Reject.INVALID_ACTION, Reject.INVALID_SIDE, Reject.INVALID_QTY,
             Reject.INVALID_PRICE, Reject.INVALID_TIF, Reject.DUPLICATE_ID, Reject.UNKNOWN_ID,
-            Reject.FOK_NOT_FILLED, Reject.POST_ONLY_WOULD_CROSS, Reject.LEVEL_OVERFLOW] == list(
-        range(-1, -11, -1))
+            Reject.FOK_NOT_FILLED, Reject.POST_ONLY_WOULD_CROSS, Reject.LEVEL_OVERFLOW]
     assert all(r < 0 for r in Reject)
 
 

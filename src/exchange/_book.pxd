@@ -35,6 +35,9 @@ from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 
 cimport cython
 
+from exchange._hashmap cimport HashMap
+from exchange._ladder cimport Ladder, Level
+
 
 cpdef enum Side:
     BUY = 0
@@ -132,43 +135,15 @@ cdef struct Order:
     int32_t side
 
 
-cdef struct Level:
-    int64_t price
-    int64_t total     # sum of the resting quantities
-    int32_t head      # oldest order
-    int32_t tail      # newest order
-    int32_t next_free
-    int32_t side
-
-
-cdef struct LevelRef:
-    int64_t key       # price for bids, -price for asks: greater is better on both sides
-    int32_t level
-    int32_t _pad
-
-
-cdef struct BookSide:
-    LevelRef* refs
-    int32_t n
-    int32_t cap
-
-
-cdef struct Slot:
-    int64_t key
-    int32_t val       # pool slot, or NIL when the slot is empty
-    int32_t _pad
-
-
 @cython.final
 cdef class OrderBook:
     cdef Order* _orders
     cdef int32_t _orders_cap, _orders_used, _free_order, _live
     cdef Level* _levels
     cdef int32_t _levels_cap, _levels_used, _free_level
-    cdef BookSide _sides[2]
-    cdef Slot* _table
-    cdef uint64_t _mask
-    cdef int _shift             # 64 - log2(table size)
+    cdef Ladder _sides[2]       # each side's levels in priority order
+    cdef HashMap _ids           # order id -> pool slot
+    cdef HashMap _prices        # price_key(side, price) -> level
     cdef Trade* _trades
     cdef Py_ssize_t _n_trades, _trades_cap
     cdef StpCancel* _stp_cancels
@@ -197,15 +172,10 @@ cdef class OrderBook:
 
     # -------------------------------------------------------------- internals (_book.pyx)
     cdef void _reset(self) noexcept
-    cdef inline uint64_t _home(self, int64_t key) noexcept
-    cdef inline int32_t _find(self, int64_t key) noexcept
-    cdef inline int _index(self, int64_t key, int32_t val) except -1
-    cdef int _rehash(self, uint64_t size) except -1
-    cdef void _unindex(self, int64_t key) noexcept
-    cdef inline int32_t _new_order_slot(self) except -2
+    cdef int _make_room(self) except -1
+    cdef inline int32_t _take_order_slot(self) noexcept
     cdef int32_t _new_level_slot(self) except -2
-    cdef inline int32_t _position(self, BookSide* bs, int64_t key) noexcept
-    cdef int32_t _level_for(self, int side, int64_t price) except -2
+    cdef int32_t _new_level(self, int side, int64_t price) except -2
     cdef void _drop_level(self, int32_t lvl) noexcept
     cdef inline int _rest(self, int64_t order_id, int side, int64_t price, int64_t qty,
                    int64_t owner) except -1

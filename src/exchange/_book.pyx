@@ -6,25 +6,44 @@ the layer above what happened through return values and two buffers (trades, STP
 
 Layout, chosen so that no Python object exists per order and nothing is allocated per message:
 - ``Order`` structs live in one pool that grows by doubling; free slots form a linked list.
-- An open-addressing hash map (linear probing, backward-shift deletion) maps id -> slot.
-- Each side keeps its price levels in an array sorted by ``key`` with the best level last,
-  where key = price for bids and -price for asks, so "better" is "greater" on both sides and
-  the best level is popped or pushed at the end in O(1).
+- Hash maps (_hashmap.pxd) give id -> order slot and (side, price) -> level in O(1).
+- Each side's levels form a list from the best to the worst, placed by a B+ tree of their keys
+  (_ladder.pxd): key = price for bids and -price for asks, so "better" is "greater" on both
+  sides. Making or dropping a level is O(log levels) at any depth.
 - Within a level, orders form a doubly linked FIFO through the pool.
 
 Every index used below is either a pool slot handed out by this module or a position inside the
 ``0..n-1`` range of the array it indexes, which is why bounds checks are off module-wide.
 """
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t, INT64_MAX, INT64_MIN
-from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcpy, memmove
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
+from libc.stdlib cimport free, realloc
+from libc.string cimport memcpy
+from cpython.bool cimport PyBool_Check
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check, PyLong_CheckExact
 
 cimport cython
 cimport numpy as cnp
 
-cdef extern from *:
-    void __builtin_prefetch(const void* address) nogil
+from exchange._hashmap cimport (
+    map_clear,
+    map_double,
+    map_find,
+    map_free,
+    map_full,
+    map_init,
+    map_insert,
+    map_put,
+    map_remove,
+)
+from exchange._ladder cimport (
+    ladder_clear,
+    ladder_free,
+    ladder_init,
+    ladder_insert,
+    ladder_remove,
+    ladder_reserve,
+)
+
 import numpy as np
 from operator import index as _index
 
@@ -70,14 +89,8 @@ CLEARED_DTYPE = STP_CANCEL_DTYPE    # both describe resting orders that left, wi
 cdef enum:
     _INITIAL_ORDERS = 1024
     _INITIAL_LEVELS = 64
-    _INITIAL_TABLE_BITS = 11
-    _INITIAL_TABLE = 1 << _INITIAL_TABLE_BITS
-    _PREFETCH_AHEAD = 8        # messages between a prefetch of an id's hash slot and its use
-
-
-cdef inline uint64_t _spread(int64_t key) noexcept nogil:
-    """Fibonacci hashing: one multiply spreads sequential ids; the table takes the top bits."""
-    return <uint64_t>key * 0x9E3779B97F4A7C15ULL
+    _INITIAL_TABLE_BITS = 11         # id table: 2048 slots
+    _INITIAL_LEVEL_TABLE_BITS = 7    # (side, price) table: 128 slots
 
 
 cdef void* _grow(void* ptr, Py_ssize_t count, size_t size) except NULL:
@@ -101,7 +114,17 @@ cdef inline int64_t _as_i64(object value, str field) except? -1:
 
 
 cdef int64_t _as_i64_slow(object value, str field) except? -1:
-    if isinstance(value, bool):    # an int subclass, but True is no quantity, id or price
+    cdef int overflow = 0
+    cdef long long converted
+    # bool is an int subclass, and numpy 1.x lets np.bool_ pass as an index: but True is no
+    # quantity, id or price
+    if PyBool_Check(value):
+        raise ValueError(f"{field}={value!r} is a bool, not an integer")
+    if PyLong_Check(value):       # an IntEnum member (a default TIF, say): no Python call
+        converted = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if not overflow:
+            return converted
+    elif isinstance(value, np.bool_):
         raise ValueError(f"{field}={value!r} is a bool, not an integer")
     try:
         if not isinstance(value, int):
@@ -109,6 +132,11 @@ cdef int64_t _as_i64_slow(object value, str field) except? -1:
         return value
     except (OverflowError, TypeError):
         raise ValueError(f"{field}={value!r} is not an integer that fits in int64") from None
+
+
+cdef inline int64_t _price_key(int side, int64_t price) noexcept nogil:
+    """The key of a level in ``_prices``: the price (> 0, so bit 63 is free) with the side."""
+    return <int64_t>(<uint64_t>price | (<uint64_t>side << 63))
 
 
 cdef inline void _settle(Outcome* out, int64_t result) noexcept:
@@ -131,7 +159,6 @@ cdef class OrderBook:
     ``STP.CANCEL_RESTING`` or ``STP.CANCEL_INCOMING``.
     """
     def __cinit__(self, stp=STP.NONE):
-        cdef int side
         cdef int64_t mode = _as_i64(stp, "stp")
         if mode < STP.NONE or mode > STP.CANCEL_INCOMING:
             raise ValueError(f"stp={stp!r} is not one of {[m.name for m in STP]}")
@@ -140,12 +167,10 @@ cdef class OrderBook:
         self._orders_cap = _INITIAL_ORDERS
         self._levels = <Level*>_grow(NULL, _INITIAL_LEVELS, sizeof(Level))
         self._levels_cap = _INITIAL_LEVELS
-        for side in range(2):
-            self._sides[side].refs = <LevelRef*>_grow(NULL, _INITIAL_LEVELS, sizeof(LevelRef))
-            self._sides[side].cap = _INITIAL_LEVELS
-        self._table = <Slot*>_grow(NULL, _INITIAL_TABLE, sizeof(Slot))
-        self._mask = _INITIAL_TABLE - 1
-        self._shift = 64 - _INITIAL_TABLE_BITS
+        ladder_init(&self._sides[0])
+        ladder_init(&self._sides[1])
+        map_init(&self._ids, _INITIAL_TABLE_BITS)
+        map_init(&self._prices, _INITIAL_LEVEL_TABLE_BITS)
         self._trades_cap = 1024
         self._trades = <Trade*>_grow(NULL, self._trades_cap, sizeof(Trade))
         self._stp_cap = 64
@@ -155,15 +180,15 @@ cdef class OrderBook:
     def __dealloc__(self):
         free(self._orders)
         free(self._levels)
-        free(self._sides[0].refs)
-        free(self._sides[1].refs)
-        free(self._table)
+        ladder_free(&self._sides[0])
+        ladder_free(&self._sides[1])
+        map_free(&self._ids)
+        map_free(&self._prices)
         free(self._trades)
         free(self._stp_cancels)
 
     cdef void _reset(self) noexcept:
         """Empty the book, keeping the allocated memory (trade buffers are not touched)."""
-        cdef uint64_t i
         self._orders_used = 0
         self._free_order = NIL
         self._live = 0
@@ -172,92 +197,42 @@ cdef class OrderBook:
         self._total_bound[1] = 0
         self._levels_used = 0
         self._free_level = NIL
-        self._sides[0].n = 0
-        self._sides[1].n = 0
-        for i in range(self._mask + 1):
-            self._table[i].val = NIL
-
-    # ------------------------------------------------------------------ id -> slot hash map
-    cdef inline uint64_t _home(self, int64_t key) noexcept:
-        return _spread(key) >> self._shift
-
-    cdef inline int32_t _find(self, int64_t key) noexcept:
-        cdef uint64_t i = self._home(key)
-        while self._table[i].val != NIL:
-            if self._table[i].key == key:
-                return self._table[i].val
-            i = (i + 1) & self._mask
-        return NIL
-
-    cdef inline int _index(self, int64_t key, int32_t val) except -1:
-        cdef uint64_t i
-        if <uint64_t>(self._live + 1) * 2 > self._mask + 1:
-            self._rehash((self._mask + 1) * 2)
-        i = self._home(key)
-        while self._table[i].val != NIL:
-            i = (i + 1) & self._mask
-        self._table[i].key = key
-        self._table[i].val = val
-        if key > self._max_id:
-            self._max_id = key
-        return 0
-
-    cdef int _rehash(self, uint64_t size) except -1:
-        cdef Slot* old = self._table
-        cdef uint64_t old_size = self._mask + 1, i, j
-        self._table = <Slot*>_grow(NULL, size, sizeof(Slot))
-        self._mask = size - 1
-        self._shift -= 1      # the table doubles
-        for i in range(size):
-            self._table[i].val = NIL
-        for i in range(old_size):
-            if old[i].val != NIL:
-                j = self._home(old[i].key)
-                while self._table[j].val != NIL:
-                    j = (j + 1) & self._mask
-                self._table[j] = old[i]
-        free(old)
-        return 0
-
-    cdef void _unindex(self, int64_t key) noexcept:
-        """Remove ``key``; backward-shift the probe run so lookups never need tombstones."""
-        cdef uint64_t mask = self._mask
-        cdef uint64_t hole = self._home(key), j, home
-        while self._table[hole].key != key or self._table[hole].val == NIL:
-            hole = (hole + 1) & mask
-        j = hole
-        while True:
-            j = (j + 1) & mask
-            if self._table[j].val == NIL:
-                break
-            home = self._home(self._table[j].key)
-            # the entry at j may move into the hole unless its home lies cyclically in (hole, j]
-            if (j > hole and (home <= hole or home > j)) or (j < hole and home <= hole and home > j):
-                self._table[hole] = self._table[j]
-                hole = j
-        self._table[hole].val = NIL
+        ladder_clear(&self._sides[0])
+        ladder_clear(&self._sides[1])
+        map_clear(&self._ids)
+        map_clear(&self._prices)
 
     # ------------------------------------------------------------------ pools
-    cdef inline int32_t _new_order_slot(self) except -2:
-        cdef int32_t slot = self._free_order
-        if slot != NIL:
-            self._free_order = self._orders[slot].next
-            return slot
-        if self._orders_used == self._orders_cap:
+    cdef int _make_room(self) except -1:
+        """Grow the order pool and the id map so that one more order can rest (kept out of
+        ``_rest`` so that the hot path stays small enough to inline)."""
+        if self._free_order == NIL and self._orders_used == self._orders_cap:
             if self._orders_cap >= (1 << 30):
                 raise MemoryError("order book: more than 2**30 resting orders")
             self._orders = <Order*>_grow(self._orders, 2 * <Py_ssize_t>self._orders_cap,
                                          sizeof(Order))
             self._orders_cap *= 2
+        if map_full(&self._ids):
+            map_double(&self._ids)
+        return 0
+
+    cdef inline int32_t _take_order_slot(self) noexcept:
+        """A free order slot (``_make_room`` has made sure there is one)."""
+        cdef int32_t slot = self._free_order
+        if slot != NIL:
+            self._free_order = self._orders[slot].next
+            return slot
         self._orders_used += 1
         return self._orders_used - 1
 
     cdef int32_t _new_level_slot(self) except -2:
         cdef int32_t slot = self._free_level
         if slot != NIL:
-            self._free_level = self._levels[slot].next_free
+            self._free_level = self._levels[slot].better
             return slot
         if self._levels_used == self._levels_cap:
+            if self._levels_cap >= (1 << 30):
+                raise MemoryError("order book: more than 2**30 price levels")
             self._levels = <Level*>_grow(self._levels, 2 * <Py_ssize_t>self._levels_cap,
                                          sizeof(Level))
             self._levels_cap *= 2
@@ -265,70 +240,42 @@ cdef class OrderBook:
         return self._levels_used - 1
 
     # ------------------------------------------------------------------ price levels
-    cdef inline int32_t _position(self, BookSide* bs, int64_t key) noexcept:
-        """Index of the last level whose key is <= ``key``, or -1 if none.
-
-        Keys are distinct integers sorted ascending, so the level d places below the best has a
-        key <= best - d: for d = best - key the answer lies in [n-1-d, n-1]. A book dense near the
-        touch finds it at once; a sparse one bisects that window. O(1) .. O(log min(d, n)).
-        """
-        cdef int32_t n = bs.n, lo = -1, hi, mid
-        cdef int64_t d
-        if n == 0 or bs.refs[n - 1].key <= key:
-            return n - 1
-        d = bs.refs[n - 1].key - key      # > 0; both keys have the same sign: no overflow
-        if d < n:
-            lo = n - 1 - <int32_t>d
-            if bs.refs[lo].key == key:
-                return lo
-        hi = n - 1                        # invariant: refs[lo].key <= key < refs[hi].key
-        while hi - lo > 1:
-            mid = lo + (hi - lo) // 2
-            if bs.refs[mid].key <= key:
-                lo = mid
-            else:
-                hi = mid
-        return lo
-
-    cdef int32_t _level_for(self, int side, int64_t price) except -2:
-        """The level at ``price`` on ``side``, made (and placed in order) if it does not exist."""
-        cdef BookSide* bs = &self._sides[side]
-        cdef int64_t key = price if side == BUY else -price
-        cdef int32_t pos = self._position(bs, key), lvl
-        if pos >= 0 and bs.refs[pos].key == key:
-            return bs.refs[pos].level
-        lvl = self._new_level_slot()
-        self._levels[lvl].price = price
-        self._levels[lvl].total = 0
-        self._levels[lvl].head = NIL
-        self._levels[lvl].tail = NIL
-        self._levels[lvl].side = side
-        if bs.n == bs.cap:
-            bs.refs = <LevelRef*>_grow(bs.refs, 2 * <Py_ssize_t>bs.cap, sizeof(LevelRef))
-            bs.cap *= 2
-        pos += 1
-        memmove(&bs.refs[pos + 1], &bs.refs[pos], (bs.n - pos) * sizeof(LevelRef))
-        bs.refs[pos].key = key
-        bs.refs[pos].level = lvl
-        bs.n += 1
+    cdef int32_t _new_level(self, int side, int64_t price) except -2:
+        """A new empty level at ``price`` on ``side`` (none there yet), linked at its place:
+        O(log levels) at any depth. (Finding a level is one ``_prices`` lookup.)"""
+        cdef int64_t key = _price_key(side, price)
+        cdef int32_t lvl = self._new_level_slot()
+        cdef Level* level
+        ladder_reserve(&self._sides[side])     # these two may raise MemoryError: nothing
+        map_insert(&self._prices, key, lvl)    # is linked before both have succeeded
+        level = &self._levels[lvl]
+        level.price = price
+        level.key = price if side == BUY else -price
+        level.total = 0
+        level.head = NIL
+        level.tail = NIL
+        level.side = side
+        ladder_insert(&self._sides[side], self._levels, lvl)
         return lvl
 
     cdef void _drop_level(self, int32_t lvl) noexcept:
-        """Remove an empty level from its side; O(1) for the best level."""
-        cdef int side = self._levels[lvl].side
-        cdef BookSide* bs = &self._sides[side]
-        cdef int64_t price = self._levels[lvl].price
-        cdef int32_t pos = self._position(bs, price if side == BUY else -price)
-        memmove(&bs.refs[pos], &bs.refs[pos + 1], (bs.n - pos - 1) * sizeof(LevelRef))
-        bs.n -= 1
-        self._levels[lvl].next_free = self._free_level
+        """Unlink an emptied level and free it. O(log levels)."""
+        cdef Level* level = &self._levels[lvl]
+        ladder_remove(&self._sides[level.side], self._levels, lvl)
+        map_remove(&self._prices, _price_key(level.side, level.price))
+        level.better = self._free_level
         self._free_level = lvl
 
     # ------------------------------------------------------------------ orders
     cdef inline int _rest(self, int64_t order_id, int side, int64_t price, int64_t qty,
                    int64_t owner) except -1:
-        cdef int32_t lvl = self._level_for(side, price)
-        cdef int32_t slot = self._new_order_slot()
+        cdef int32_t lvl = map_find(&self._prices, _price_key(side, price))
+        cdef int32_t slot
+        if (self._free_order == NIL and self._orders_used == self._orders_cap) or map_full(&self._ids):
+            self._make_room()
+        if lvl == NIL:
+            lvl = self._new_level(side, price)
+        slot = self._take_order_slot()
         cdef Order* o = &self._orders[slot]
         cdef Level* level = &self._levels[lvl]
         o.id = order_id
@@ -347,7 +294,9 @@ cdef class OrderBook:
         level.total += qty
         if level.total > self._total_bound[side]:
             self._total_bound[side] = level.total
-        self._index(order_id, slot)
+        map_put(&self._ids, order_id, slot)
+        if order_id > self._max_id:
+            self._max_id = order_id
         self._live += 1
         return 0
 
@@ -367,7 +316,7 @@ cdef class OrderBook:
         level.total -= o.qty
         if level.head == NIL:
             self._drop_level(o.level)
-        self._unindex(o.id)
+        map_remove(&self._ids, o.id)
         o.next = self._free_order
         self._free_order = slot
         self._live -= 1
@@ -376,9 +325,9 @@ cdef class OrderBook:
                                   Order* maker, int64_t qty, int64_t taker_leaves) except -1:
         """Append a fill of ``qty`` against ``maker`` (not yet reduced by it)."""
         cdef Trade* t
-        if self._n_trades == self._trades_cap:
-            self._trades = <Trade*>_grow(self._trades, 2 * self._trades_cap, sizeof(Trade))
-            self._trades_cap *= 2
+        if self._n_trades == self._trades_cap:    # x4: a long undrained batch copies less
+            self._trades = <Trade*>_grow(self._trades, 4 * self._trades_cap, sizeof(Trade))
+            self._trades_cap *= 4
         t = &self._trades[self._n_trades]
         self._n_trades += 1
         self._seq += 1
@@ -416,14 +365,13 @@ cdef class OrderBook:
         Returns the quantity executed; sets ``stopped`` when CANCEL_INCOMING self-trade
         prevention ended the order. Cost: O(fills + levels emptied).
         """
-        cdef BookSide* opp = &self._sides[1 - side]
+        cdef Ladder* opp = &self._sides[1 - side]
         cdef int64_t executed = 0, fill
-        cdef int32_t lvl, slot
+        cdef int32_t slot
         cdef Level* level
         cdef Order* maker
-        while qty > 0 and opp.n > 0 and opp.refs[opp.n - 1].key >= limit_key:
-            lvl = opp.refs[opp.n - 1].level
-            level = &self._levels[lvl]
+        while qty > 0 and opp.best != NIL and self._levels[opp.best].key >= limit_key:
+            level = &self._levels[opp.best]
             slot = level.head
             while slot != NIL and qty > 0:
                 maker = &self._orders[slot]
@@ -450,12 +398,11 @@ cdef class OrderBook:
     cdef bint _can_fill(self, int side, int64_t limit_key, int64_t qty, int64_t owner) noexcept:
         """Whether ``qty`` could trade in full now, under the self-trade rule in force.
         Counts down what is still needed, so no sum of quantities can overflow."""
-        cdef BookSide* opp = &self._sides[1 - side]
         cdef int64_t needed = qty
-        cdef int32_t i = opp.n - 1, slot
+        cdef int32_t lvl = self._sides[1 - side].best, slot
         cdef Level* level
-        while i >= 0 and opp.refs[i].key >= limit_key:
-            level = &self._levels[opp.refs[i].level]
+        while lvl != NIL and self._levels[lvl].key >= limit_key:
+            level = &self._levels[lvl]
             if self._stp == STP.NONE:
                 if level.total >= needed:
                     return True
@@ -471,20 +418,15 @@ cdef class OrderBook:
                             return True
                         needed -= self._orders[slot].qty
                     slot = self._orders[slot].next
-            i -= 1
+            lvl = level.worse
         return False
 
     cdef bint _level_would_overflow(self, int side, int64_t price, int64_t qty) noexcept:
         """Whether resting ``qty`` at ``price`` would push that level's total past int64.
         Callers first test ``_total_bound`` (no level's total ever exceeded it), which settles
         the common case without a lookup."""
-        cdef BookSide* bs = &self._sides[side]
-        cdef int64_t key
-        cdef int32_t pos
-        key = price if side == BUY else -price
-        pos = self._position(bs, key)
-        return (pos >= 0 and bs.refs[pos].key == key
-                and qty > INT64_MAX - self._levels[bs.refs[pos].level].total)
+        cdef int32_t lvl = map_find(&self._prices, _price_key(side, price))
+        return lvl != NIL and qty > INT64_MAX - self._levels[lvl].total
 
     # ------------------------------------------------------------------ the core of each command
     # Each returns the executed quantity (the removed one for a cancel) or a negative Reject
@@ -494,7 +436,7 @@ cdef class OrderBook:
                       int64_t tif, int64_t owner, int64_t* leaves) except ERROR:
         cdef int64_t limit_key, executed
         cdef bint stopped = False
-        cdef BookSide* opp
+        cdef Ladder* opp
         if side != BUY and side != SELL:
             return Reject.INVALID_SIDE
         if qty <= 0:
@@ -503,27 +445,24 @@ cdef class OrderBook:
             return Reject.INVALID_PRICE
         if tif < GTC or tif > POST_ONLY:
             return Reject.INVALID_TIF
-        if order_id <= self._max_id and self._find(order_id) != NIL:
+        if order_id <= self._max_id and map_find(&self._ids, order_id) != NIL:
             return Reject.DUPLICATE_ID
         if (qty > INT64_MAX - self._total_bound[side] and (tif == GTC or tif == POST_ONLY)
                 and self._level_would_overflow(<int>side, price, qty)):
             return Reject.LEVEL_OVERFLOW
         # opposite key >= limit_key <=> the opposite order's price is acceptable
         limit_key = -price if side == BUY else price
-        if tif == POST_ONLY:
-            opp = &self._sides[1 - side]
-            if opp.n > 0 and opp.refs[opp.n - 1].key >= limit_key:
-                return Reject.POST_ONLY_WOULD_CROSS
-            self._rest(order_id, <int>side, price, qty, owner)
-            leaves[0] = qty
-            return 0
-        if tif == FOK and not self._can_fill(<int>side, limit_key, qty, owner):
-            return Reject.FOK_NOT_FILLED
         opp = &self._sides[1 - side]
         executed = 0
-        if opp.n > 0 and opp.refs[opp.n - 1].key >= limit_key:   # most orders do not cross
+        if opp.best != NIL and self._levels[opp.best].key >= limit_key:   # most do not cross
+            if tif == POST_ONLY:
+                return Reject.POST_ONLY_WOULD_CROSS
+            if tif == FOK and not self._can_fill(<int>side, limit_key, qty, owner):
+                return Reject.FOK_NOT_FILLED
             executed = self._match(order_id, <int>side, limit_key, qty, owner, &stopped)
-        if tif == GTC and executed < qty and not stopped:
+        elif tif == FOK:                   # nothing it could trade with
+            return Reject.FOK_NOT_FILLED
+        if (tif == GTC or tif == POST_ONLY) and executed < qty and not stopped:
             self._rest(order_id, <int>side, price, qty - executed, owner)
             leaves[0] = qty - executed
         return executed
@@ -535,12 +474,12 @@ cdef class OrderBook:
             return Reject.INVALID_SIDE
         if qty <= 0:
             return Reject.INVALID_QTY
-        if order_id <= self._max_id and self._find(order_id) != NIL:
+        if order_id <= self._max_id and map_find(&self._ids, order_id) != NIL:
             return Reject.DUPLICATE_ID
         return self._match(order_id, <int>side, INT64_MIN, qty, owner, &stopped)
 
     cdef inline int64_t _cancel(self, int64_t order_id) noexcept:
-        cdef int32_t slot = self._find(order_id)
+        cdef int32_t slot = map_find(&self._ids, order_id)
         cdef int64_t qty
         if slot == NIL:
             return Reject.UNKNOWN_ID
@@ -558,7 +497,7 @@ cdef class OrderBook:
             return Reject.INVALID_QTY
         if price < 0:
             return Reject.INVALID_PRICE
-        slot = self._find(order_id)
+        slot = map_find(&self._ids, order_id)
         if slot == NIL:
             return Reject.UNKNOWN_ID
         o = &self._orders[slot]
@@ -739,8 +678,6 @@ cdef class OrderBook:
         results = np.empty(n, dtype=np.int64)
         cdef int64_t[::1] out = results
         for i in range(n):
-            if i + _PREFETCH_AHEAD < n:   # the id lookup is the likeliest cache miss: start it early
-                __builtin_prefetch(&self._table[self._home(batch[i + _PREFETCH_AHEAD].order_id)])
             out[i] = self._apply(&batch[i], &leaves, &removed)
         return results
 
@@ -793,12 +730,10 @@ cdef class OrderBook:
         return self._best(SELL)
 
     cdef object _best(self, int side):
-        cdef BookSide* bs = &self._sides[side]
-        cdef Level* level
-        if bs.n == 0:
+        cdef int32_t lvl = self._sides[side].best
+        if lvl == NIL:
             return None
-        level = &self._levels[bs.refs[bs.n - 1].level]
-        return (level.price, level.total)
+        return (self._levels[lvl].price, self._levels[lvl].total)
 
     def depth(self, levels):
         """``(bids, asks)``: int64 arrays of shape (k, 2), rows (price, total_qty), best first."""
@@ -808,15 +743,15 @@ cdef class OrderBook:
         return self._depth(BUY, wanted), self._depth(SELL, wanted)
 
     cdef object _depth(self, int side, int64_t wanted):
-        cdef BookSide* bs = &self._sides[side]
-        cdef Py_ssize_t k = min(wanted, <int64_t>bs.n), i
+        cdef Ladder* ladder = &self._sides[side]
+        cdef Py_ssize_t k = min(wanted, <int64_t>ladder.count), i
+        cdef int32_t lvl = ladder.best
         rows = np.empty((k, 2), dtype=np.int64)
         cdef int64_t[:, ::1] out = rows
-        cdef Level* level
         for i in range(k):
-            level = &self._levels[bs.refs[bs.n - 1 - i].level]
-            out[i, 0] = level.price
-            out[i, 1] = level.total
+            out[i, 0] = self._levels[lvl].price
+            out[i, 1] = self._levels[lvl].total
+            lvl = self._levels[lvl].worse
         return rows
 
     def orders(self, side):
@@ -827,20 +762,21 @@ cdef class OrderBook:
         return self._orders_of(<int>s, ORDER_DTYPE)
 
     cdef object _orders_of(self, int side, object dtype):
-        cdef BookSide* bs = &self._sides[side]
-        cdef Py_ssize_t count = 0, i, n = 0
-        cdef int32_t slot
-        for i in range(bs.n):
-            slot = self._levels[bs.refs[i].level].head
+        cdef Py_ssize_t count = 0, n = 0
+        cdef int32_t lvl = self._sides[side].best, slot
+        while lvl != NIL:
+            slot = self._levels[lvl].head
             while slot != NIL:
                 count += 1
                 slot = self._orders[slot].next
+            lvl = self._levels[lvl].worse
         out = np.empty(count, dtype=dtype)
         cdef int64_t[:, ::1] rows = out.view(np.int64).reshape(count, len(dtype.names))
         cdef bint with_side = len(dtype.names) == 5
         cdef Order* o
-        for i in range(bs.n - 1, -1, -1):
-            slot = self._levels[bs.refs[i].level].head
+        lvl = self._sides[side].best
+        while lvl != NIL:
+            slot = self._levels[lvl].head
             while slot != NIL:
                 o = &self._orders[slot]
                 rows[n, 0] = o.id
@@ -851,11 +787,12 @@ cdef class OrderBook:
                 rows[n, 3 + with_side] = o.owner
                 n += 1
                 slot = o.next
+            lvl = self._levels[lvl].worse
         return out
 
     def order(self, order_id):
         """``(side, price, qty, owner)`` of a resting order; KeyError if not resting. O(1)."""
-        cdef int32_t slot = self._find(_as_i64(order_id, "order_id"))
+        cdef int32_t slot = map_find(&self._ids, _as_i64(order_id, "order_id"))
         if slot == NIL:
             raise KeyError(order_id)
         cdef Order* o = &self._orders[slot]
@@ -879,7 +816,7 @@ cdef class OrderBook:
 
     def __contains__(self, order_id):
         try:
-            return self._find(_as_i64(order_id, "order_id")) != NIL
+            return map_find(&self._ids, _as_i64(order_id, "order_id")) != NIL
         except ValueError:
             return False
 
