@@ -55,7 +55,6 @@ KINDS = {
 #: Slow tests (over about 2 s here) of files whose owners have not marked them yet; a name
 #: without "::" marks the whole file. To move into the files as @pytest.mark.slow.
 SLOW = {
-    "test_book_model.py::test_compiled_book_matches_model",
     "test_clearing_crash.py::test_killed_at_a_random_moment_leaves_before_or_after",
     "test_clearing_crash.py::test_killed_inside_the_transaction_leaves_the_state_before",
     "test_clearing_netting.py::test_matches_per_trade_reference",
