@@ -37,6 +37,7 @@ KINDS = {
     "test_exchange_capture.py": "integration",
     "test_exchange_orders.py": "integration",
     "test_exchange_prefunded.py": "integration",
+    "test_exchange_prefunded_days.py": "integration",
     "test_exchange_regressions.py": "integration",
     "test_exchange_sessions.py": "integration",
     "test_fees.py": "unit",

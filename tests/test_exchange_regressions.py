@@ -152,3 +152,29 @@ def test_numpy_member_ids_work_everywhere(member):
     with pytest.raises(OrderRejected) as info:
         ex.submit(True, TOD, 0, "470", 1000)
     assert info.value.reason is RejectReason.UNKNOWN_MEMBER
+
+
+def test_near_leg_proceeds_cannot_be_withdrawn_before_the_far_leg():
+    """A swap buyer received the base currency on the near leg and could withdraw it before
+    the far leg, which then failed at settlement with the clearing house fronting it."""
+    from exchange.clearing import settle
+
+    ex = make()
+    ex.deposit(2, "KZT", 94_000_000 + 2 * 10_000)
+    ex.deposit(1, "USD", 200_000)
+    ex.deposit(1, "KZT", 40_000)  # the seller pays points and fee on the far leg
+    ex.submit(2, SWAP, 0, "0.15", 2000)  # buys USD near (today), sells it back far (T+1)
+    ex.submit(1, SWAP, 1, "0.15", 2000)
+    ex.end_of_day()
+    monday = dt.date(2024, 3, 11)  # Fri 8 March is a KZ holiday
+    run = settle(ex.ledger, THU, ex.trades(), roll_to=monday)
+    assert run.failed_members == [] and ex.ledger.balance(2, "USD") == 200_000
+    usd = ex.funds(2, "USD")
+    assert (usd.committed, usd.available) == (200_000, 0)  # the far leg's delivery
+    with pytest.raises(OrderRejected) as info:
+        ex.withdraw(2, "USD", 1)
+    assert info.value.reason is RejectReason.INSUFFICIENT_FUNDS
+    assert ex.ledger.balance(2, "USD") == 200_000
+    far = settle(ex.ledger, monday, ex.trades(), roll_to=dt.date(2024, 3, 12))
+    assert far.failed_members == [] and ex.ledger.balance(2, "USD") == 0
+    assert ex.funds(2, "KZT").available == 10_000 + 94_030_000  # near fee paid, far proceeds

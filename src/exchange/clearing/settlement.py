@@ -27,6 +27,7 @@ Everything runs on asset codes; names appear only in what is written to the ledg
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,8 @@ from .results import (
     net_line_array,
     shortfall_array,
 )
+
+log = logging.getLogger("exchange")
 
 __all__ = ["RunConflict", "SettlementResult", "settle"]
 
@@ -117,7 +120,11 @@ def settle(
     if balances is None:  # another handle settled this run id first
         return _stored_result(ledger, run_id, day, args)
     rows = [(m, a, b) for (m, a), b in sorted(balances.items())]
-    return SettlementResult(run_id, day, "settled", on_fail, *parts, balance_array(rows), skipped, tuple(by))
+    result = SettlementResult(run_id, day, "settled", on_fail, *parts, balance_array(rows), skipped, tuple(by))
+    log.info("settlement run %s of %s: %d members failed %s, %d gross deals failed; rolled to %s",
+             run_id, day, len(result.failed_members), result.failed_members,
+             int((~gross.settled).sum()) if len(deals) else 0, target)
+    return result
 
 
 def _roll_target(day: np.datetime64, on_fail: str, next_business_day, roll_to) -> np.datetime64 | None:
