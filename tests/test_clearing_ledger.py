@@ -86,6 +86,7 @@ def test_settlement_banks_defaults_and_overrides(tmp_path):
 # --------------------------------------------------------------------------- pre-trade interface
 
 
+@pytest.mark.filterwarnings("ignore:Ledger.*is deprecated:DeprecationWarning")  # the legacy API
 def test_reserve_release_commit_cycle(ledger):
     ledger.reserve(1, "KZT", 600)
     assert (ledger.balance(1, "KZT"), ledger.reserved(1, "KZT"), ledger.available(1, "KZT")) == (1_000, 600, 400)
@@ -97,6 +98,7 @@ def test_reserve_release_commit_cycle(ledger):
     assert ledger.reserved(1, "KZT") == 0 and ledger.available(1, "KZT") == 750
 
 
+@pytest.mark.filterwarnings("ignore:Ledger.*is deprecated:DeprecationWarning")  # the legacy API
 def test_insufficient_funds_names_everything(ledger):
     ledger.reserve(1, "KZT", 900)
     with pytest.raises(InsufficientFunds) as info:
@@ -108,6 +110,7 @@ def test_insufficient_funds_names_everything(ledger):
     assert ledger.reserved(1, "KZT") == 900
 
 
+@pytest.mark.filterwarnings("ignore:Ledger.*is deprecated:DeprecationWarning")  # the legacy API
 def test_release_and_commit_more_than_reserved_raise(ledger):
     ledger.reserve(1, "KZT", 100)
     with pytest.raises(ValueError, match="exceeds reserved 100"):
@@ -119,6 +122,7 @@ def test_release_and_commit_more_than_reserved_raise(ledger):
 
 @pytest.mark.parametrize("amount, exc", [(0, ValueError), (-5, ValueError), (1.0, TypeError), (True, TypeError),
                                          ("10", TypeError)])
+@pytest.mark.filterwarnings("ignore:Ledger.*is deprecated:DeprecationWarning")  # the legacy API
 def test_bad_amounts_change_nothing(ledger, amount, exc):
     before = state(ledger)
     for call in (lambda: ledger.reserve(1, "KZT", amount), lambda: ledger.deposit(1, "KZT", amount),
@@ -128,6 +132,7 @@ def test_bad_amounts_change_nothing(ledger, amount, exc):
     assert state(ledger) == before and ledger.reserved(1, "KZT") == 0
 
 
+@pytest.mark.filterwarnings("ignore:Ledger.*is deprecated:DeprecationWarning")  # the legacy API
 def test_unknown_account_is_a_key_error(ledger):
     with pytest.raises(KeyError, match="member 3"):
         ledger.reserve(3, "KZT", 1)
@@ -137,11 +142,13 @@ def test_unknown_account_is_a_key_error(ledger):
         ledger.reserve(CLEARING_HOUSE, "KZT", 1)
 
 
+@pytest.mark.filterwarnings("ignore:Ledger.*is deprecated:DeprecationWarning")  # the legacy API
 def test_numpy_integers_are_accepted(ledger):
     ledger.reserve(np.int64(1), "KZT", np.int64(5))
     assert ledger.reserved(1, "KZT") == 5 and type(ledger.reserved(1, "KZT")) is int
 
 
+@pytest.mark.filterwarnings("ignore:Ledger.*is deprecated:DeprecationWarning")  # the legacy API
 def test_withdraw_respects_available(ledger):
     ledger.reserve(1, "KZT", 700)
     with pytest.raises(InsufficientFunds):
@@ -155,6 +162,7 @@ ops = st.lists(st.tuples(st.sampled_from(["reserve", "release", "commit"]), st.i
                          st.sampled_from(["2024-03-01", "2024-03-02"])), max_size=60)
 
 
+@pytest.mark.filterwarnings("ignore:Ledger.*is deprecated:DeprecationWarning")  # the legacy API
 @settings(max_examples=200)
 @given(ops)
 def test_pre_trade_state_matches_a_model(operations):
@@ -190,6 +198,7 @@ def test_pre_trade_state_matches_a_model(operations):
 # --------------------------------------------------------------------------- persistence and audit
 
 
+@pytest.mark.filterwarnings("ignore:Ledger.*is deprecated:DeprecationWarning")  # the legacy API
 def test_file_ledger_persists_balances_not_intraday_state(tmp_path):
     path = tmp_path / "ledger.sqlite"
     with Ledger(path) as led:
@@ -319,6 +328,7 @@ def test_sqlite_file_without_any_table_becomes_a_ledger(tmp_path):
         assert led.members() == [1]
 
 
+@pytest.mark.filterwarnings("ignore:Ledger.*is deprecated:DeprecationWarning")  # the legacy API
 def test_bad_settle_date_for_commit(ledger):
     ledger.reserve(1, "KZT", 10)
     with pytest.raises(ValueError, match="settle_date"):
@@ -425,3 +435,14 @@ def test_settled_trade_ids_round_trip_through_their_blob(ids):
     assert decode_ids(encode_ids(ids)).tolist() == ids.tolist()
     dense = np.arange(1_000, 3_000, 2, dtype=np.int64)
     assert len(encode_ids(dense)) == 9 + len(dense) - 1  # one byte a gap
+
+
+def test_the_legacy_pre_trade_calls_are_deprecated(tmp_path):
+    """Holds live in the venue now (Exchange.funds); the ledger's own calls warn."""
+    ledger = Ledger()
+    ledger.open_account(1, "KZT")
+    ledger.deposit(1, "KZT", 100)
+    for call in (lambda: ledger.reserve(1, "KZT", 10), lambda: ledger.available(1, "KZT"),
+                 lambda: ledger.reserved(1, "KZT"), lambda: ledger.committed(1, "KZT")):
+        with pytest.deprecated_call(match="Exchange.funds"):
+            call()

@@ -284,6 +284,7 @@ def test_bad_date_is_rejected():
         settle(new_ledger({}), "yesterday", roll_to=D2)
 
 
+@pytest.mark.filterwarnings("ignore:Ledger.*is deprecated:DeprecationWarning")  # the legacy API
 def test_commitments_cleared_on_settlement_and_rolled_on_failure():
     led = new_ledger({(1, "KZT"): 50_000, (2, "USD"): 100, (3, "KZT"): 10})
     led.reserve(1, "KZT", 47_005)

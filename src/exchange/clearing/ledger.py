@@ -25,6 +25,7 @@ import json
 import operator
 import os
 import sqlite3
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -111,6 +112,12 @@ def _asset(value: Any) -> str:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _deprecated(name: str) -> None:
+    warnings.warn(f"Ledger.{name} is deprecated: pre-trade holds and commitments live in the "
+                  f"venue (Exchange.funds, Exchange.deposit, Exchange.withdraw)",
+                  DeprecationWarning, stacklevel=3)
 
 
 class Ledger:
@@ -287,15 +294,18 @@ class Ledger:
 
     def reserved(self, member: int, asset: str) -> int:
         """Amount held for resting orders. O(1)."""
+        _deprecated("reserved")
         return self._holds.reserved(self._key(member, asset))
 
     def committed(self, member: int, asset: str, settle_date: Any = None) -> int:
         """Filled but unsettled debits (all dates, or only ``settle_date``). O(1)."""
+        _deprecated("committed")
         key = self._key(member, asset)
         return self._holds.committed(key, None if settle_date is None else str(as_day64(settle_date, "settle_date")))
 
     def available(self, member: int, asset: str) -> int:
         """balance - reserved - committed. O(1)."""
+        _deprecated("available")
         return self._holds.available(self._key(member, asset))
 
     def asset_totals(self) -> dict[str, int]:
@@ -327,7 +337,7 @@ class Ledger:
         amount = _amount(amount)
         if key[0] < 0:
             raise ValueError(f"member: {key[0]} is reserved; withdrawals are for members")
-        available = self.available(*key)
+        available = self._holds.available(key)
         if available < amount:
             raise InsufficientFunds(key[0], key[1], amount, available)
         return self._external("withdrawal", [(*key, -amount)])
@@ -385,9 +395,12 @@ class Ledger:
              first, last))
 
     # ------------------------------------------------------------------ pre-trade interface (legacy)
+    # Deprecated: pre-trade holds live in the venue's risk stage (Exchange.funds/deposit/
+    # withdraw); these keep the ledger's own bookkeeping for one release.
 
     def reserve(self, member: int, asset: str, amount: int) -> None:
         """Hold ``amount`` for a resting order; raises InsufficientFunds if available < amount."""
+        _deprecated("reserve")
         key = self._key(member, asset)
         amount = _amount(amount)
         if key[0] < 0:
@@ -396,15 +409,18 @@ class Ledger:
 
     def release(self, member: int, asset: str, amount: int) -> None:
         """Give back part of a reservation; more than is reserved raises ValueError."""
+        _deprecated("release")
         self._holds.release(self._key(member, asset), _amount(amount))
 
     def commit(self, member: int, asset: str, amount: int, settle_date: Any) -> None:
         """A fill: move ``amount`` from reserved to committed for ``settle_date``."""
+        _deprecated("commit")
         key = self._key(member, asset)
         self._holds.commit(key, _amount(amount), str(as_day64(settle_date, "settle_date")))
 
     def commitments(self, settle_date: Any) -> dict[Key, int]:
         """(member, asset) -> committed amount for one settlement date."""
+        _deprecated("commitments")
         return self._holds.commitments(str(as_day64(settle_date, "settle_date")))
 
     def settle_commitments(self, day: str, to_day: str | None, rolled: Mapping[Key, int]) -> None:
