@@ -64,8 +64,8 @@ def make_exchange(regime: Regime = Regime.DEFERRED, stp: STP = STP.CANCEL_INCOMI
     for owner in range(1, OWNERS + 1):
         ex.add_member(owner, f"M{owner}", regime)
         if regime is Regime.PREFUNDED:
-            ex.ledger.deposit(owner, "KZT", 10**17)
-            ex.ledger.deposit(owner, "USD", 10**17)
+            ex.deposit(owner, "KZT", 10**16)
+            ex.deposit(owner, "USD", 10**16)
     if subscriber:
         seen = []
         ex.subscribe(lambda e: seen.append(e) if len(seen) < 1000 else None)
