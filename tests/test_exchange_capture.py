@@ -359,8 +359,8 @@ def test_small_and_vectorised_flushes_give_the_same_records(monkeypatch):
     for path in calls:
         method = getattr(TradeCapture, f"_flush_{path}")
         monkeypatch.setattr(TradeCapture, f"_flush_{path}",
-                            lambda self, _m=method, _p=path: (calls.__setitem__(
-                                _p, calls[_p] + 1), _m(self))[1])
+                            lambda self, *staged, _m=method, _p=path: (calls.__setitem__(
+                                _p, calls[_p] + 1), _m(self, *staged))[1])
     by_rows = _mixed_day(flush_every=1)  # every flush is a few fills: row by row
     assert calls["rows"] > 100
     calls.update(rows=0, vectorised=0)

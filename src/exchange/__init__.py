@@ -29,6 +29,12 @@ __all__ = [
 __version__ = "0.1.0"
 
 # The exchange layer: sessions, members and pre-trade checks, trade capture, events, the facade.
+from .clearing.ledger import Ledger as _Ledger
+
+# The composition root: an Exchange made without a ledger gets clearing's in-memory one (the
+# venue itself never imports clearing).
+from .venue import exchange as _venue_exchange
+from .venue._engine import ORDER_DTYPE, RESULT_DTYPE
 from .venue.capture import FixingConfig, SessionStat
 from .venue.codes import (
     NotOrderOwner,
@@ -43,7 +49,11 @@ from .venue.members import Member, Regime
 from .venue.risk import Funds
 from .venue.sessions import SessionError, SessionSchedule, SessionState
 
+_venue_exchange.default_ledger = _Ledger
+
 __all__ += [
+    "ORDER_DTYPE",
+    "RESULT_DTYPE",
     "BookView",
     "CancelReject",
     "DayEnd",

@@ -163,6 +163,10 @@ cdef class OrderBook:
                           Outcome* out) except -1
     cdef int apply_message(self, const Message* message, Outcome* out) except -1
 
+    cdef const Order* resting(self, int64_t order_id) noexcept
+    cdef int64_t reach(self, int side, int64_t qty, int64_t owner, int64_t* cost,
+                       int64_t* first, int64_t* last) noexcept
+
     cdef const Trade* trade_buffer(self) noexcept
     cdef Py_ssize_t trade_count(self) noexcept
     cdef void clear_trades(self) noexcept

@@ -421,6 +421,42 @@ cdef class OrderBook:
             lvl = level.worse
         return False
 
+    cdef const Order* resting(self, int64_t order_id) noexcept:
+        """The resting order ``order_id`` (side, price, qty, owner), or NULL. The pointer is
+        valid until the next command. O(1)."""
+        cdef int32_t slot = map_find(&self._ids, order_id)
+        return NULL if slot == NIL else &self._orders[slot]
+
+    cdef int64_t reach(self, int side, int64_t qty, int64_t owner, int64_t* cost,
+                       int64_t* first, int64_t* last) noexcept:
+        """What a market order of ``side`` for ``qty`` lots by ``owner`` would fill now, under
+        the self-trade rule in force, without trading: returns the lots, and sets ``cost`` (the
+        sum of price x lots), ``first`` and ``last`` (the best and the worst price reached; 0
+        when nothing). The caller bounds ``qty`` x prices within int64. O(orders walked)."""
+        cdef int64_t taken = 0, take, total = 0
+        cdef int32_t lvl = self._sides[1 - side].best, slot
+        cdef Level* level
+        first[0] = last[0] = 0
+        while lvl != NIL and taken < qty:
+            level = &self._levels[lvl]
+            slot = level.head
+            while slot != NIL and taken < qty:
+                if self._stp != STP.NONE and self._orders[slot].owner == owner:
+                    if self._stp == STP.CANCEL_INCOMING:
+                        cost[0] = total
+                        return taken
+                else:
+                    take = min(self._orders[slot].qty, qty - taken)
+                    if taken == 0:
+                        first[0] = level.price
+                    taken += take
+                    total += take * level.price
+                    last[0] = level.price
+                slot = self._orders[slot].next
+            lvl = level.worse
+        cost[0] = total
+        return taken
+
     cdef bint _level_would_overflow(self, int side, int64_t price, int64_t qty) noexcept:
         """Whether resting ``qty`` at ``price`` would push that level's total past int64.
         Callers first test ``_total_bound`` (no level's total ever exceeded it), which settles

@@ -149,6 +149,9 @@ class Ledger:
         self._balances: dict[Key, int] = {}
         self._banks: dict[str, str] = {}
         self._listeners: list[Callable[[SettlementNotice], None]] = []
+        #: Counts committed balance changes (deposits, withdrawals, settlement runs, refresh):
+        #: a reader that mirrors balances re-reads them when it moves. O(1) to read.
+        self.version = 0
         self._holds = Reservations(lambda key: self._balances[key])
         self.add_listener(self._holds.on_settled)
         self.refresh()
@@ -158,6 +161,7 @@ class Ledger:
     def refresh(self) -> None:
         """Re-read balances and banks from the file (a reader's view of the writer's work)."""
         self._balances = {(m, a): b for m, a, b in self._conn.execute("SELECT member, asset, balance FROM accounts")}
+        self.version += 1
         self._banks = dict(self._conn.execute("SELECT asset, bank FROM banks"))
 
     def close(self) -> None:
@@ -358,6 +362,7 @@ class Ledger:
             run_id = f"{kind}:{seq + 1}"
             self._write_movements(conn, run_id, kind, deltas, after, {})
         self._balances.update(after)
+        self.version += 1
         return run_id
 
     def _after(self, deltas: Mapping[Key, int], run_kind: str = "external") -> dict[Key, int]:
@@ -520,6 +525,7 @@ class Ledger:
         for key in missing:
             self._balances.setdefault(key, 0)
         self._balances.update(after)
+        self.version += 1
         self._banks.update(banks)
         if run.notice is not None:
             self._notify(run.notice)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
-from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -38,10 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from exchange._book import TRADE_DTYPE
 from exchange.records import MEMBER_ID_MAX, SESSION_NAMES, empty_trades, to_table
 from exchange.reference.fees import fees_vector
 from exchange.reference.instruments import Instrument, Kind
+from exchange.venue._engine import Staging
 from exchange.venue.terms import Terms, instrument_codes, pair_of, tick_factors
 
 __all__ = [
@@ -140,15 +139,11 @@ class TradeCapture:
                                np.float64).reshape(-1, 2)
         self._buf = empty_trades(max(1, capacity))
         self._n = 0  # records in the buffer
-        # Pending fills: the book's trade rows as raw bytes, and per order (chunk) its terms
-        # row, fill count and time. Plain bytes and arrays: nothing here is a Python object
-        # per fill, and a flush is one frombuffer (concatenating many small structured arrays
-        # would cost numpy a dtype promotion per array).
-        self._raw = bytearray()
-        self._chunk_rows, self._chunk_counts = array("q"), array("q")
-        self._chunk_times = array("d")
-        self._pending = 0  # fills pending, not yet records
-        self._flush_every = flush_every
+        # Pending fills: the book's trade rows, and per order (chunk) its terms row, fill count
+        # and time, in C buffers the venue's engine writes to directly: nothing here is a Python
+        # object per fill, and a flush is one copy out.
+        self.staging = Staging()
+        self.flush_every = flush_every
         self._terms = np.zeros(16, _TERMS_DTYPE)
         self._terms_objects: list[Terms] = []
         self._n_terms = 0
@@ -170,20 +165,15 @@ class TradeCapture:
     @property
     def count(self) -> int:
         """Trades captured so far (records plus fills not yet flushed); the last trade id."""
-        return self._n + self._pending
+        return self._n + self.staging.pending
 
     def add(self, fills: np.ndarray, terms: Terms, time: float) -> int:
         """Capture the fills of one order (a book ``drain_trades()`` array); returns the trade
         id of the first. Trade ids are 1, 2, 3, ... in execution order. Amortised O(1) here,
-        O(len(fills)) at the flush."""
-        first = self._n + self._pending + 1
-        count = len(fills)
-        self._raw += fills.tobytes()
-        self._chunk_rows.append(terms.row)
-        self._chunk_counts.append(count)
-        self._chunk_times.append(time)
-        self._pending += count
-        if self._pending >= self._flush_every:
+        O(len(fills)) at the flush. (The exchange's engine stages fills itself.)"""
+        first = self.count + 1
+        self.staging.add_array(fills, terms.row, time)
+        if self.staging.pending >= self.flush_every:
             self.flush()
         return first
 
@@ -198,36 +188,33 @@ class TradeCapture:
 
     def flush(self) -> None:
         """Turn the pending fills into records, vectorised. O(pending fills + chunks)."""
-        if not self._pending:
+        if not self.staging.pending:
             return
-        if self._pending <= SMALL_FLUSH:
-            self._flush_rows()
+        small = self.staging.pending <= SMALL_FLUSH
+        fills, rows, counts, times = self.staging.take()
+        if small:
+            self._flush_rows(fills, rows, counts, times)
         else:
-            self._flush_vectorised()
-        # New containers: views made by the flush may still export the old ones' memory.
-        self._raw = bytearray()
-        self._chunk_rows, self._chunk_counts = array("q"), array("q")
-        self._chunk_times = array("d")
-        self._pending = 0
+            self._flush_vectorised(fills, rows, counts, times)
 
-    def _flush_rows(self) -> None:
+    def _flush_rows(self, fills: np.ndarray, rows: np.ndarray, counts: np.ndarray,
+                    times: np.ndarray) -> None:
         """Few pending fills: one Python row each (cheaper than the vectorised pass's fixed
         cost). Same values, by :meth:`Terms.record`."""
-        self._reserve(self._pending)
-        fills = np.frombuffer(self._raw, dtype=TRADE_DTYPE).tolist()
+        self._reserve(len(fills))
+        fill_rows = fills.tolist()
         at = 0
-        for row, count, time in zip(self._chunk_rows, self._chunk_counts, self._chunk_times):
+        for row, count, time in zip(rows.tolist(), counts.tolist(), times.tolist()):
             terms = self._terms_objects[row]
-            for fill in fills[at: at + count]:
+            for fill in fill_rows[at: at + count]:
                 self._buf[self._n] = terms.record(self._n + 1, fill, time)
                 self._n += 1
             at += count
 
-    def _flush_vectorised(self) -> None:
-        fills = np.frombuffer(self._raw, dtype=TRADE_DTYPE)
-        lengths = np.frombuffer(self._chunk_counts, dtype=np.int64)
-        terms = self._terms[np.repeat(np.frombuffer(self._chunk_rows, np.int64), lengths)]
-        times = np.repeat(np.frombuffer(self._chunk_times, np.float64), lengths)
+    def _flush_vectorised(self, fills: np.ndarray, rows: np.ndarray, counts: np.ndarray,
+                          times: np.ndarray) -> None:
+        terms = self._terms[np.repeat(rows, counts)]
+        times = np.repeat(times, counts)
         k = len(fills)
         self._reserve(k)
         self._fill_records(self._buf[self._n: self._n + k], fills, terms, times)

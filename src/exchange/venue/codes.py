@@ -10,6 +10,7 @@ model: one code space for every stage, so no stage re-asks another why.)
 ==========================  =====  ======================================================  ====
 reason                      code   meaning                                                 FIX
 ==========================  =====  ======================================================  ====
+``INVALID_ACTION``          -1     a batch row's action is not NEW/CANCEL/MARKET/MODIFY     99
 ``INVALID_SIDE``            -2     side is not 0 (buy) or 1 (sell)                         11
 ``INVALID_QTY``             -3     quantity not a positive whole number of lots            13
 ``INVALID_PRICE``           -4     price not a positive number (or not a number at all)    99
@@ -30,6 +31,7 @@ reason                      code   meaning                                      
 ``INSUFFICIENT_FUNDS``      -29    pre-funded: available below the order's worst case      3
 ``CREDIT_LIMIT``            -30    deferred: over its credit limit in a currency           3
 ``NOT_OWNER``               -31    cancel/modify of another member's order                 99
+``INVALID_ORDER_ID``        -32    a batch row's NEW/MARKET names an order id (it must be 0)  99
 ==========================  =====  ======================================================  ====
 """
 from __future__ import annotations
@@ -66,6 +68,7 @@ class RejectReason(enum.Enum):
     def __init__(self, code: int) -> None:
         self._value_ = self.name
 
+    INVALID_ACTION = int(Reject.INVALID_ACTION)
     INVALID_SIDE = int(Reject.INVALID_SIDE)
     INVALID_QTY = int(Reject.INVALID_QTY)
     INVALID_PRICE = int(Reject.INVALID_PRICE)
@@ -86,6 +89,7 @@ class RejectReason(enum.Enum):
     INSUFFICIENT_FUNDS = -29
     CREDIT_LIMIT = -30
     NOT_OWNER = -31
+    INVALID_ORDER_ID = -32
 
     @classmethod
     def _missing_(cls, value: object) -> RejectReason | None:
@@ -94,8 +98,9 @@ class RejectReason(enum.Enum):
         return cls.__members__.get(value) if isinstance(value, str) else None
 
 #: The book's refusal codes in the exchange's vocabulary (same code, same meaning). The book's
-#: INVALID_ACTION and DUPLICATE_ID cannot reach a member: the exchange builds actions and ids.
+#: DUPLICATE_ID cannot reach a member: the exchange gives out the order ids.
 FROM_BOOK: dict[int, RejectReason] = {
+    int(Reject.INVALID_ACTION): RejectReason.INVALID_ACTION,
     int(Reject.INVALID_SIDE): RejectReason.INVALID_SIDE,
     int(Reject.INVALID_QTY): RejectReason.INVALID_QTY,
     int(Reject.INVALID_PRICE): RejectReason.INVALID_PRICE,
@@ -108,6 +113,7 @@ FROM_BOOK: dict[int, RejectReason] = {
 
 #: FIX OrdRejReason (tag 103) / CxlRejReason (tag 102) code of each reason.
 FIX_ORD_REJ_REASON: dict[RejectReason, int] = {
+    RejectReason.INVALID_ACTION: 99,
     RejectReason.INVALID_SIDE: 11,  # Unsupported order characteristic
     RejectReason.INVALID_QTY: 13,  # Incorrect quantity
     RejectReason.INVALID_PRICE: 99,  # Other
@@ -128,6 +134,7 @@ FIX_ORD_REJ_REASON: dict[RejectReason, int] = {
     RejectReason.INSUFFICIENT_FUNDS: 3,  # Order exceeds limit
     RejectReason.CREDIT_LIMIT: 3,
     RejectReason.NOT_OWNER: 99,
+    RejectReason.INVALID_ORDER_ID: 99,
 }
 
 

@@ -19,6 +19,7 @@ from typing import NamedTuple
 from exchange.records import SESSION_NAMES
 from exchange.reference.calendar import Calendar, NonBusinessDayError
 from exchange.reference.instruments import Asset
+from exchange.venue._engine import Engine
 from exchange.venue.capture import FixingConfig, OfficialRates, TradeCapture
 from exchange.venue.codes import OrderRejected, RejectReason
 from exchange.venue.markets import Market, Markets
@@ -61,10 +62,11 @@ class DayEnd:
 class DayCycle:
     """The current trading date and its sessions, applied to every market."""
 
-    def __init__(self, markets: Markets, schedule: SessionSchedule, calendar: Calendar,
-                 official: OfficialRates, fixing: FixingConfig,
+    def __init__(self, markets: Markets, engine: Engine, schedule: SessionSchedule,
+                 calendar: Calendar, official: OfficialRates, fixing: FixingConfig,
                  reference_rates: Mapping[str, int]) -> None:
-        self.markets, self.schedule, self.calendar = markets, schedule, calendar
+        self.markets, self.engine = markets, engine
+        self.schedule, self.calendar = schedule, calendar
         self.official, self.fixing = official, fixing
         self.reference_rates = dict(reference_rates)
         self.day: TradingDay | None = None
@@ -84,17 +86,24 @@ class DayCycle:
 
     def refuse_closed(self, market: Market) -> None:
         """Raise the precise refusal of an order for a market that is not open."""
+        raise OrderRejected(*self._closed_reason(market))
+
+    def _closed_reason(self, market: Market) -> tuple[RejectReason, str]:
         day = self.day
         if day is None or day.ended:
-            raise OrderRejected(RejectReason.NO_TRADING_DAY,
-                                "no trading day is in progress (call begin_day)")
+            return RejectReason.NO_TRADING_DAY, "no trading day is in progress (call begin_day)"
         if not any(day.states[code] is SessionState.OPEN for code in market.sessions):
             names = "/".join(SESSION_NAMES[c] for c in market.sessions)
-            raise OrderRejected(RejectReason.SESSION_CLOSED,
-                                f"{market.symbol} trades in the {names} session, which is not "
-                                f"open")
+            return (RejectReason.SESSION_CLOSED,
+                    f"{market.symbol} trades in the {names} session, which is not open")
         assert market.blocked is not None
-        raise OrderRejected(*market.blocked)
+        return market.blocked
+
+    def _tell_engine(self) -> None:
+        """Give the engine every closed market's refusal (a batch's code for its orders)."""
+        for market in self.markets:
+            if not market.open:
+                self.engine.close_market(market.index, self._closed_reason(market)[0].code)
 
     # -- transitions --------------------------------------------------------------------------
 
@@ -117,6 +126,7 @@ class DayCycle:
         for market, reference in zip(self.markets, references):
             market.plan(date, self.calendar, reference)
         self.day = TradingDay(date, self.schedule)
+        self._tell_engine()
         log.info("trading day %s begins", date.isoformat())
 
     def open(self, name: str, capture: TradeCapture) -> SessionSpec:
@@ -127,9 +137,11 @@ class DayCycle:
         for market in self.markets:
             if spec.code in market.sessions and market.blocked is None:
                 assert market.settle is not None
-                market.begin_session(capture.register(Terms(
-                    market.instrument, market.index, spec.code, day.date, market.settle,
-                    market.far, market.ref, market.fees)))
+                terms = capture.register(Terms(market.instrument, market.index, spec.code,
+                                               day.date, market.settle, market.far, market.ref,
+                                               market.fees))
+                self.engine.set_market(market.index, **market.begin_session(terms))
+        self._tell_engine()
         log.info("session %s opens on %s", name, day.date.isoformat())
         return spec
 
@@ -141,8 +153,9 @@ class DayCycle:
         expired: list[ExpiredOrder] = []
         for market in self.markets:
             if spec.code in market.sessions:
-                market.open, market.max_px = False, 0
+                market.open = False
                 expired += _expire(market)
+        self._tell_engine()
         log.info("session %s closes on %s: %d orders expired", name, day.date.isoformat(),
                  len(expired))
         return expired
@@ -153,6 +166,7 @@ class DayCycle:
         rates)."""
         day = self._live("end the trading day")
         day.end()
+        self._tell_engine()
         rates = capture.fixing(day.date, self.fixing)
         effective = self.calendar.next_business_day(day.date, (self._home,))
         for pair, rate in rates.items():

@@ -11,7 +11,8 @@ Every check raises :class:`~exchange.venue.codes.OrderRejected` (a TypeError too
 :class:`~exchange.venue.codes.OrderTypeRejected`, for a value of the wrong type) with the
 precise reason and a message naming the field and value, before anything changes. Plain ints
 in range take a fast path of a few comparisons; everything else goes through the one integer
-check, :func:`~exchange.reference.instruments.checked_int`. O(1) per message.
+check, :func:`~exchange.reference.instruments.checked_int`. O(1) per message. (Whether the
+amounts of a fill fit int64 depends on the book, so the engine checks it: VALUE_TOO_LARGE.)
 """
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ from exchange.venue.codes import (
 )
 from exchange.venue.markets import Market, Markets
 from exchange.venue.members import Member, MemberRegistry
-from exchange.venue.orders import OrderIndex
 
 __all__ = ["OrderEntry"]
 
@@ -45,9 +45,9 @@ R = RejectReason
 class OrderEntry:
     """Normalises orders, cancels and modifies into integer tickets, or refuses them."""
 
-    def __init__(self, members: MemberRegistry, markets: Markets, orders: OrderIndex,
-                 refuse_closed: Callable[[Market], None]) -> None:
-        self.members, self.markets, self.orders = members, markets, orders
+    def __init__(self, members: MemberRegistry, markets: Markets,
+                 market_of: Callable[[int], int], refuse_closed: Callable[[Market], None]) -> None:
+        self.members, self.markets, self.market_of = members, markets, market_of
         self.refuse_closed = refuse_closed
 
     def member(self, member: Any) -> Member:
@@ -85,9 +85,6 @@ class OrderEntry:
             q = lots
         else:
             q = lots_of(market.instrument, qty, lots)
-        top = px if px > market.max_px else market.max_px
-        if q * (market.fixed + top * market.f) > MAX_INT64:
-            market.check_value(side, px, q)
         return m, market, side, px, q, tif
 
     def market_order(self, member: Any, instrument: Any, side: Any, qty: Any,
@@ -99,8 +96,6 @@ class OrderEntry:
             side = _integer(side, R.INVALID_SIDE, "side", 0, 1)
         q = lots if type(lots) is int and qty is None and 0 < lots <= MAX_INT64 else \
             lots_of(market.instrument, qty, lots)
-        if q * (market.fixed + market.max_px * market.f) > MAX_INT64:
-            market.check_value(side, 0, q)
         return m, market, side, q
 
     def resting(self, member: Any, order_id: Any, what: str
@@ -117,7 +112,7 @@ class OrderEntry:
         if m is None:
             raise OrderRejected(R.UNKNOWN_MEMBER, f"{what}: member {member!r} is not "
                                                   f"registered")
-        index = self.orders.market(oid)
+        index = self.market_of(oid)
         market = self.markets.by_index[index] if index >= 0 else None
         if market is None or oid not in market.book:
             raise UnknownOrder(R.UNKNOWN_ORDER, f"{what}: order {oid} is not resting")
@@ -126,7 +121,7 @@ class OrderEntry:
             raise NotOrderOwner(f"{what}: order {oid} does not belong to member {m.id}")
         return m, market, oid, entry
 
-    def new_terms(self, market: Market, side: int, old_px: int, qty: Any, price: Any,
+    def new_terms(self, market: Market, old_px: int, qty: Any, price: Any,
                   lots: Any, price_ticks: Any) -> tuple[int, int]:
         """A modify's (new price ticks, new lots); lots 0 means cancel."""
         ins = market.instrument
@@ -139,8 +134,6 @@ class OrderEntry:
             new_px = old_px
         else:
             new_px = ticks(ins, price, price_ticks)
-        if new_q and new_q * (market.fixed + max(new_px, market.max_px) * market.f) > MAX_INT64:
-            market.check_value(side, new_px, new_q)
         return new_px, new_q
 
 

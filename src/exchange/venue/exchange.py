@@ -38,29 +38,34 @@ from typing import Any
 
 import numpy as np
 
-from exchange._book import STP, TIF, Action, Side
+from exchange._book import STP, TIF, Side
 from exchange.reference.calendar import Calendar
 from exchange.reference.dates import day_number
 from exchange.reference.fees import FeeSchedule, default_fee_schedule
 from exchange.reference.instruments import InstrumentSet, checked_int, default_instruments
+from exchange.venue._engine import Engine
+from exchange.venue.batches import process_one_by_one
 from exchange.venue.capture import FixingConfig, OfficialRates, SessionStat, TradeCapture
-from exchange.venue.codes import FROM_BOOK, NotOrderOwner, OrderRejected, RejectReason
+from exchange.venue.codes import NotOrderOwner, OrderRejected, RejectReason
 from exchange.venue.daycycle import DayCycle, DayEnd, ExpiredOrder
 from exchange.venue.entry import OrderEntry
 from exchange.venue.events import ExecType, OrdStatus
+from exchange.venue.fills import MAKER_ID, MAKER_LEAVES
 from exchange.venue.markets import BookView, Market, Markets
 from exchange.venue.members import Member, MemberRegistry, Regime
-from exchange.venue.orders import OrderIndex
 from exchange.venue.reporting import Reporter
 from exchange.venue.results import OrderResult
-from exchange.venue.risk import Funds, PreTradeRisk
+from exchange.venue.risk import Funds
 from exchange.venue.sessions import SessionSchedule, SessionSpec, SessionState
 
 __all__ = ["Exchange", "OrderResult", "ExpiredOrder", "DayEnd", "BookView"]
 
 log = logging.getLogger("exchange")
 
-_NEW_ORDER, _MARKET_ORDER, _MODIFY = int(Action.NEW), int(Action.MARKET), int(Action.MODIFY)
+#: Makes the ledger of an ``Exchange()`` given none (the package sets it to clearing's
+#: in-memory ``Ledger``: the venue itself never imports clearing).
+default_ledger: Callable[[], Any] | None = None
+
 _FILLED, _PARTIAL = OrdStatus.FILLED, OrdStatus.PARTIALLY_FILLED
 _NEW, _CANCELED = OrdStatus.NEW, OrdStatus.CANCELED
 
@@ -82,26 +87,43 @@ class Exchange:
         self.fees = default_fee_schedule() if fees is None else fees
         self.schedule = SessionSchedule() if sessions is None else sessions
         self.stp = STP(stp)
-        self._stp_resting = self.stp == STP.CANCEL_RESTING
         if clock is not None and not callable(clock):
             raise TypeError(f"clock: expected a callable returning seconds, got "
                             f"{type(clock).__name__}")
         self._clock, self._time = clock, 0.0
-        self._markets = Markets(self.instruments, self.schedule, self.fees, self.stp)
-        self.capture = TradeCapture([m.instrument for m in self._markets])
-        self.official = OfficialRates()
-        self._cycle = DayCycle(self._markets, self.schedule, self.calendar, self.official,
-                               FixingConfig() if fixing is None else fixing,
-                               self._markets.reference_ticks(reference_rates or {}))
-        self._members = MemberRegistry()
-        self._orders = OrderIndex()
-        self._entry = OrderEntry(self._members, self._markets, self._orders,
-                                 self._cycle.refuse_closed)
-        self._reporter = Reporter(self._orders, self.now)
-        self._bus, self._market_of = self._reporter.bus, self._orders.market_of  # hot path
+        if ledger is None:
+            if default_ledger is None:
+                raise TypeError("ledger: none given and no default (import exchange first)")
+            ledger = default_ledger()
         self._ledger = ledger
-        self._risk: PreTradeRisk | None = None
-        self._checked: set[int] = set()  # members whose every order risk checks
+        self._markets = markets = Markets(self.instruments, self.schedule, self.fees, self.stp)
+        self._engine = Engine([m.book for m in markets], dict(markets.by_symbol_index()),
+                              list(markets.assets), ledger)
+        self.capture = TradeCapture([m.instrument for m in markets])
+        self.official = OfficialRates()
+        self._cycle = DayCycle(markets, self._engine, self.schedule, self.calendar,
+                               self.official, FixingConfig() if fixing is None else fixing,
+                               markets.reference_ticks(reference_rates or {}))
+        self._members = MemberRegistry()
+        self._member_index: dict[int, int] = {}  # member id -> the engine's index
+        self._client_ids: dict[int, str] = {}
+        self._entry = OrderEntry(self._members, markets, self._engine.market_of,
+                                 self._cycle.refuse_closed)
+        self._reporter = Reporter(self._client_ids, self._engine.cum, self.now)
+        self._bus = self._reporter.bus
+        listen = getattr(ledger, "add_listener", None)
+        if listen is not None:
+            listen(self._settled)
+
+    @property
+    def capture(self) -> TradeCapture:
+        """Trade capture: the records of every fill, statistics and the fixing."""
+        return self._capture
+
+    @capture.setter
+    def capture(self, capture: TradeCapture) -> None:
+        self._capture = capture
+        self._engine.set_capture(capture.staging, capture.flush, capture.flush_every)
 
     # -- members and their money -------------------------------------------------------------
 
@@ -110,9 +132,8 @@ class Exchange:
         """Register a member. ``credit_limits`` (DEFERRED only) maps a currency code to the
         limit in whole currency units (Decimal, str or int: ``{"KZT": "5000000"}``).
 
-        Every member gets ledger accounts in every asset of the instrument set (an in-memory
-        ledger is made if none was given); fund them with :meth:`deposit`. Raises
-        ValueError/TypeError/KeyError with nothing changed.
+        Every member gets ledger accounts in every asset of the instrument set; fund them with
+        :meth:`deposit`. Raises ValueError/TypeError/KeyError with nothing changed.
         """
         assets = self.instruments.assets
         limits = {}
@@ -124,9 +145,8 @@ class Exchange:
         if member.id in self._members:
             raise ValueError(f"member id {member.id} is already registered")
         self.ledger.open_accounts([(member.id, code) for code in sorted(assets)])
-        self.risk.add_member(member.id, member.prefunded, member.credit_limits)
-        if member.prefunded or member.credit_limits:
-            self._checked.add(member.id)
+        self._member_index[member.id] = self._engine.add_member(
+            member.id, member.prefunded, dict(member.credit_limits))
         self._members.add(member)
         return member
 
@@ -136,27 +156,13 @@ class Exchange:
 
     @property
     def ledger(self) -> Any:
-        """The clearing ledger holding settled balances (an in-memory one made on first use)."""
-        if self._ledger is None:
-            from exchange.clearing.ledger import Ledger  # the default backend, not a layer call
-
-            self._ledger = Ledger()
+        """The clearing ledger holding settled balances (``venue.risk.BalanceSource``)."""
         return self._ledger
-
-    @property
-    def risk(self) -> PreTradeRisk:
-        """The pre-trade risk stage (holds, commitments), reading balances from the ledger."""
-        if self._risk is None:
-            self._risk = PreTradeRisk(self.ledger)
-            listen = getattr(self.ledger, "add_listener", None)
-            if listen is not None:
-                listen(self._settled)
-        return self._risk
 
     def _settled(self, notice: Any) -> None:
         """The ledger settled a date: its commitments are balances now."""
         roll = None if notice.roll_to is None else day_number(notice.roll_to)
-        self.risk.settled(day_number(notice.date), roll, notice.carried)
+        self._engine.settled(day_number(notice.date), roll, dict(notice.carried))
 
     def deposit(self, member: int, asset: str, amount: int) -> None:
         """Credit ``amount`` minor units of ``asset`` to ``member`` (a top-up). KeyError for an
@@ -182,14 +188,19 @@ class Exchange:
     def funds(self, member: int, asset: str) -> Funds:
         """``member``'s :class:`~exchange.venue.risk.Funds` in ``asset`` (minor units):
         balance, reserved, committed, available. KeyError for an unknown member or asset."""
-        found = self._members.get(member)
-        if asset not in self.instruments.assets:
-            raise KeyError(f"unknown asset {asset!r}")
-        return self.risk.funds(found.id, asset)
+        index = self._member_index[self._members.get(member).id]
+        return Funds(*self._engine.funds(index, self._asset(asset)))
 
     def credit_exposure(self, member_id: int, currency: str) -> int:
         """A credit-limited member's net owed plus open-order worst case, minor units."""
-        return self.risk.credit_exposure(member_id, currency)
+        index = self._member_index[self._members.get(member_id).id]
+        return int(self._engine.credit_exposure(index, self._asset(currency)))
+
+    def _asset(self, asset: str) -> int:
+        assets = self._markets.assets
+        if asset not in assets:
+            raise KeyError(f"unknown asset {asset!r}")
+        return assets.index(asset)
 
     # -- clock -------------------------------------------------------------------------------
 
@@ -223,7 +234,7 @@ class Exchange:
         home; SessionError if the previous day has not ended or ``date`` does not come after
         it. Nothing changes on error. O(instruments)."""
         self._cycle.begin(date)
-        self.risk.new_day()
+        self._engine.new_day()
 
     def open_session(self, name: str) -> SessionSpec:
         """Open session ``name`` (CLOSED -> OPEN); its instruments accept orders. SessionError
@@ -236,9 +247,9 @@ class Exchange:
         O(resting orders)."""
         expired = self._cycle.close(name)
         for order in expired:
-            self.risk.finish(order.order_id, 0)
+            self._engine.release(order.order_id)
         self._reporter.expired(expired)
-        self._orders.clear()  # every order is gone: only the open session's books held any
+        self._client_ids.clear()  # every order is gone: only the open session's books held any
         return expired
 
     def end_of_day(self) -> DayEnd:
@@ -265,49 +276,40 @@ class Exchange:
         int64, missing swap reference rate, insufficient funds or credit, and the book's
         FOK_NOT_FILLED / POST_ONLY_WOULD_CROSS / LEVEL_OVERFLOW. O(1) plus matching.
         """
+        if price is None and qty is None and client_order_id is None \
+                and not self._bus.active and not self._client_ids:
+            # plain ints, nobody listening: the engine checks and places it in one C call
+            code, _ = self._engine.try_submit(member, instrument, side, price_ticks, lots, tif,
+                                              self.now())
+            if code == 0:
+                return self._result(lots)  # type: ignore[arg-type]  # an int: the engine took it
         try:
             m, market, side, px, q, tif = self._entry.limit(member, instrument, side, price, qty,
                                                             tif, price_ticks, lots)
-            oid = len(self._market_of)
-            checked = market.prefunded or m.id in self._checked
-            if checked:
-                self._hold(oid, m.id, market, side, px, q)
-            done, leaves, _, code = market.book.apply(_NEW_ORDER, oid, side, px, q, tif, m.id)
+            code = self._engine.submit(self._member_index[m.id], market.index, side, px, q, tif,
+                                       self.now())
             if code:
-                self._book_refused(oid, checked, code, market, side, px, q)
+                raise self._refused_by_engine(code, market, m.id, side, px, q)
         except OrderRejected as exc:
             self._reporter.refused(exc, member, instrument, side, price_ticks, client_order_id)
             raise
-        self._market_of.append(market.index)  # the order id is taken: the order was accepted
-        if px > market.max_px:
-            market.max_px = px
-        if client_order_id is not None:
-            self._orders.client_ids[oid] = client_order_id
-        if done or client_order_id is not None or self._bus.active or self._stp_resting:
-            return self._post_trade(market, oid, m.id, side, px, q, done, leaves, False)
-        if checked and not leaves:  # an IOC that found nothing: its hold ends with it
-            self.risk.finish(oid, 0)
-        return OrderResult(oid, _NEW if leaves else _CANCELED, 0, leaves)  # the common case
+        return self._post_trade(market, m.id, side, px, q, False, client_order_id)
 
     def market(self, member: int, instrument: str, side: Side | int, qty: Any = None, *,
                lots: int | None = None, client_order_id: str | None = None) -> OrderResult:
         """Enter a market order: it trades what the opposite side holds (up to ``qty``) and
         the rest is cancelled. Same refusals as :meth:`submit` (no price ones). A checked
-        member's worst case is walked from the opposite side of the book."""
+        member's worst case is what the opposite side can fill, walked in the book."""
         try:
             m, market, side, q = self._entry.market_order(member, instrument, side, qty, lots)
-            oid = self._orders.next_id
-            checked = market.prefunded or m.id in self._checked
-            if checked:
-                account = self.risk.account_for(m.id, market.risk_terms)
-                self.risk.hold_market(oid, account, market.risk_terms, side, q,
-                                      market.reachable(side, m.id, self.stp))
+            code = self._engine.market_order(self._member_index[m.id], market.index, side, q,
+                                             self.now())
+            if code:
+                raise self._refused_by_engine(code, market, m.id, side, 0, q)
         except OrderRejected as exc:
             self._reporter.refused(exc, member, instrument, side, 0, client_order_id)
             raise
-        done, leaves, _, _ = market.book.apply(_MARKET_ORDER, oid, side, 0, q, 0, m.id)
-        self._orders.accept(market.index, client_order_id)
-        return self._post_trade(market, oid, m.id, side, 0, q, done, leaves, False)
+        return self._post_trade(market, m.id, side, 0, q, False, client_order_id)
 
     def cancel(self, member: int, order_id: int) -> OrderResult:
         """Cancel a resting order of ``member``; its hold is released. UnknownOrder (a
@@ -318,19 +320,19 @@ class Exchange:
         except (OrderRejected, NotOrderOwner) as exc:
             self._reporter.cancel_refused(exc, member, order_id, "1")
             raise
-        return self._cancel(market, oid, m.id, side, price)
+        self._engine.cancel_order(self._member_index[m.id], oid)
+        return self._cancelled(market, oid, m.id, side, price)
 
-    def _cancel(self, market: Market, oid: int, member: int, side: int, price: int
-                ) -> OrderResult:
-        market.book.cancel(oid)
-        if self._risk is not None:
-            self._risk.finish(oid, 0)
+    def _cancelled(self, market: Market, oid: int, member: int, side: int, price: int
+                   ) -> OrderResult:
+        cum = self._engine.last_cum
         reporter = self._reporter
         if reporter.active:
             reporter.bus.publish([reporter.report(ExecType.CANCELED, _CANCELED, oid, member,
-                                                  market.symbol, side, price, 0,
-                                                  self._orders.cum.get(oid, 0))])
-        return OrderResult(oid, _CANCELED, self._orders.done(oid), 0)
+                                                  market.symbol, side, price, 0, cum)])
+        if self._client_ids:
+            self._client_ids.pop(oid, None)
+        return OrderResult(oid, _CANCELED, cum, 0)
 
     def modify(self, member: int, order_id: int, qty: Any = None, price: Any = None, *,
                lots: int | None = None, price_ticks: int | None = None) -> OrderResult:
@@ -344,97 +346,123 @@ class Exchange:
         try:
             m, market, oid, (side, old_px, _, _) = self._entry.resting(member, order_id,
                                                                        "modify")
-            px, q = self._entry.new_terms(market, side, old_px, qty, price, lots, price_ticks)
-            before = self._rehold(oid, market, side, px, q) if q else None
-            if q:
-                done, leaves, _, code = market.book.apply(_MODIFY, oid, 0,
-                                                          0 if px == old_px else px, q)
-                if code:
-                    if self._risk is not None:
-                        self._risk.restore(oid, before)
-                    raise OrderRejected(FROM_BOOK[code], f"modify: order {oid} to {q} lots at "
-                                                         f"{px} ticks: {FROM_BOOK[code].value}")
+            px, q = self._entry.new_terms(market, old_px, qty, price, lots, price_ticks)
+            code = self._engine.modify_order(self._member_index[m.id], oid, q,
+                                             0 if px == old_px else px, self.now())
+            if code:
+                raise self._refused_by_engine(code, market, m.id, side, px, q, oid)
         except (OrderRejected, NotOrderOwner) as exc:
             self._reporter.cancel_refused(exc, member, order_id, "2")
             raise
         if not q:
-            return self._cancel(market, oid, m.id, side, old_px)
-        if px > market.max_px:
-            market.max_px = px
-        return self._post_trade(market, oid, m.id, side, px, q, done, leaves, True)
+            return self._cancelled(market, oid, m.id, side, old_px)
+        return self._post_trade(market, m.id, side, px, q, True)
 
-    # -- risk R1 -----------------------------------------------------------------------------
-
-    def _hold(self, oid: int, member: int, market: Market, side: int, px: int, q: int) -> None:
-        risk, rt = self.risk, market.risk_terms
-        risk.hold(oid, risk.account_for(member, rt), rt, side, q, market.worst_price(side, px))
-
-    def _rehold(self, oid: int, market: Market, side: int, px: int, q: int) -> tuple | None:
-        if self._risk is None or oid not in self._risk.holds:
-            return None
-        return self._risk.rehold(oid, side, q, market.worst_price(side, px))
-
-    def _book_refused(self, oid: int, checked: bool, code: int, market: Market, side: int,
-                      px: int, q: int) -> None:
-        """The book refused a new order: release its hold and raise the exchange's refusal."""
-        if checked:
-            self.risk.finish(oid, 0)
-        reason = FROM_BOOK[code]
-        if reason is RejectReason.FOK_NOT_FILLED:
+    def _refused_by_engine(self, code: int, market: Market, member: int, side: int, px: int,
+                           q: int, oid: int = 0) -> OrderRejected:
+        """The refusal of an engine code (risk, the int64 bound, the book), with its message."""
+        reason = RejectReason(code)
+        engine = self._engine
+        asset = self._markets.assets[engine.refused_asset]
+        what = f"order {oid}" if oid else "order"
+        if reason is RejectReason.INSUFFICIENT_FUNDS:
+            text = (f"member {member} needs {engine.refused_needed} {asset} minor units for the "
+                    f"worst case of this {what}, available {engine.refused_have}")
+        elif reason is RejectReason.CREDIT_LIMIT:
+            text = (f"member {member} would owe up to {engine.refused_needed} {asset} minor "
+                    f"units, credit limit {engine.refused_have}")
+        elif reason is RejectReason.FOK_NOT_FILLED:
             text = f"fill-or-kill order of side {side} at {px} ticks cannot fill in full"
         elif reason is RejectReason.POST_ONLY_WOULD_CROSS:
             text = f"post-only order at {px} ticks would trade on arrival"
+        elif reason is RejectReason.VALUE_TOO_LARGE:
+            text = (f"{q} lots at up to {px} ticks, or the book's prices it would take, could "
+                    f"write an amount beyond int64 minor units")
         else:
-            text = f"{q} lots at {px} ticks: {reason.value}"
-        raise OrderRejected(reason, f"{market.symbol}: {text}")
+            text = f"{what}: {q} lots at {px} ticks: {reason.value}"
+        return OrderRejected(reason, f"{market.symbol}: {text}")
 
     # -- post-trade: one path for new orders and modifies -------------------------------------
 
-    def _post_trade(self, market: Market, oid: int, member: int, side: int, px: int, q: int,
-                    done: int, leaves: int, replaced: bool) -> OrderResult:
-        """Capture the fills, release risk (R2), update the order index, report; O(fills)."""
-        orders, reporter = self._orders, self._reporter
-        before = orders.cum.get(oid, 0) if replaced else 0
-        first = count = 0
-        rows: list[tuple] = []
-        if done:
-            fills = market.book.drain_trades()
-            count = len(fills)
-            first = self.capture.add(fills, market.terms, self.now())
-            rows = fills.tolist()
-        stp = market.drain_stp_cancels() if self._stp_resting else []
-        cum = before + done
+    def _result(self, q: int) -> OrderResult:
+        """The caller's answer to the engine's last new order or modify (of ``q`` lots)."""
+        engine = self._engine
+        leaves, cum = engine.last_leaves, engine.last_cum
         if leaves:
             status = _PARTIAL if cum else _NEW
         else:
-            status = _FILLED if done == q else _CANCELED
-        events: list | None = None
-        if reporter.active:
-            head = ExecType.REPLACED if replaced else ExecType.NEW
-            events = [reporter.report(head, _PARTIAL if before else _NEW, oid, member,
-                                      market.symbol, side, px, q, before)]
-            reporter.fills(events, market.symbol, rows, first, px, before)
-            reporter.stp_cancelled(events, market.symbol, stp)
-            if status is _CANCELED:
-                events.append(reporter.report(
-                    ExecType.CANCELED, _CANCELED, oid, member, market.symbol, side, px, 0, cum,
-                    text="self-trade prevention" if replaced else
-                    "remainder cancelled (IOC, market order or self-trade prevention)"))
-        risk = self._risk
-        if risk is not None and risk.holds:
-            risk.release(market.risk_terms, oid, leaves, rows, stp)
-        if rows:
-            orders.makers_filled(rows)
+            status = _FILLED if engine.last_executed == q else _CANCELED
+        return OrderResult(engine.last_id, status, cum, leaves, self._capture, engine.last_first,
+                           engine.last_count)
+
+    def _post_trade(self, market: Market, member: int, side: int, px: int, q: int,
+                    replaced: bool, client_order_id: str | None = None) -> OrderResult:
+        """After the engine placed a new order or a modify: client ids, events; O(fills)."""
+        engine, reporter = self._engine, self._reporter
+        oid, leaves = engine.last_id, engine.last_leaves
+        if client_order_id is not None:
+            self._client_ids[oid] = client_order_id
+        result = self._result(q)
+        if reporter.active or self._client_ids:
+            rows, maker_cums = engine.last_fills()
+            stp = engine.last_stp_cancels() if engine.last_stp else []
+            if reporter.active:
+                self._report(market, member, side, px, q, replaced, result, rows, maker_cums,
+                             stp)
+            self._forget_done(oid, leaves, rows, stp)
+        return result
+
+    def _report(self, market: Market, member: int, side: int, px: int, q: int, replaced: bool,
+                result: OrderResult, rows: list, maker_cums: list, stp: list) -> None:
+        reporter, before = self._reporter, result.executed_qty - self._engine.last_executed
+        events = [reporter.report(ExecType.REPLACED if replaced else ExecType.NEW,
+                                  _PARTIAL if before else _NEW, result.order_id, member,
+                                  market.symbol, side, px, q, before)]
+        reporter.fills(events, market.symbol, rows, maker_cums, self._engine.last_first, px,
+                       before)
+        reporter.stp_cancelled(events, market.symbol, stp)
+        if result.status is _CANCELED:
+            events.append(reporter.report(
+                ExecType.CANCELED, _CANCELED, result.order_id, member, market.symbol, side, px,
+                0, result.executed_qty,
+                text="self-trade prevention" if replaced else
+                "remainder cancelled (IOC, market order or self-trade prevention)"))
+        reporter.bus.publish(events)
+
+    def _forget_done(self, oid: int, leaves: int, rows: list, stp: list) -> None:
+        """Client ids of the orders this call finished: filled makers, STP cancels, itself."""
+        ids = self._client_ids
+        for row in rows:
+            if row[MAKER_LEAVES] == 0:
+                ids.pop(row[MAKER_ID], None)
         for row in stp:
-            orders.done(row[0])
-        if events is not None:
-            reporter.bus.publish(events)
-        if leaves:
-            if cum:
-                orders.cum[oid] = cum
-        else:
-            orders.done(oid)
-        return OrderResult(oid, status, cum, leaves, self.capture, first, count)
+            ids.pop(row[0], None)
+        if not leaves:
+            ids.pop(oid, None)
+
+    # -- batches -----------------------------------------------------------------------------
+
+    def process(self, orders: np.ndarray) -> np.ndarray:
+        """Apply a numpy array of ``ORDER_DTYPE`` (action, order_id, member, instrument, side,
+        price_ticks, lots, tif) in order; returns ``RESULT_DTYPE`` (order_id, executed, leaves,
+        code) per row. Exactly what the same orders sent one by one through
+        submit/market/cancel/modify give (ids, fills, records, holds, refusal counts): NEW and
+        MARKET rows carry order_id 0 and get the next id; CANCEL and MODIFY name an order of
+        that member (MODIFY lots 0 cancels, price 0 keeps the price); ``executed`` is the
+        order's fills so far (FIX CumQty), ``leaves`` what rests, ``code`` 0 or the negative
+        :class:`RejectReason` code of a refusal, which changed nothing (the batch goes on). The
+        clock is read once per batch. With a subscriber or client order ids about, the rows go
+        through the single calls (events need them); otherwise the batch stays in C.
+        TypeError for another input. O(rows + fills)."""
+        if self._bus.active or self._client_ids:
+            return process_one_by_one(self, orders)
+        results = self._engine.process(orders, self.now())
+        codes = results["code"]
+        refused = codes[codes != 0]
+        if len(refused):
+            for code, count in zip(*np.unique(refused, return_counts=True)):
+                self._reporter.rejections[RejectReason(int(code))] += int(count)
+        return results
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -22,7 +22,6 @@ from exchange.reference.fees import FeeSchedule, FeeTerms
 from exchange.reference.instruments import Instrument, InstrumentSet, Kind
 from exchange.venue.capture import OfficialRates
 from exchange.venue.codes import OrderRejected, RejectReason
-from exchange.venue.risk import RiskTerms
 from exchange.venue.sessions import SessionSchedule
 from exchange.venue.terms import Terms, pair_of
 
@@ -32,30 +31,27 @@ class Market:
     """One instrument's book and its state on the current trading date."""
 
     __slots__ = ("index", "instrument", "symbol", "book", "sessions", "fees", "prefunded",
-                 "open", "terms", "risk_terms", "blocked", "settle", "far", "ref", "f",
-                 "fixed", "max_px")
+                 "assets", "open", "terms", "blocked", "settle", "far", "ref", "fixed")
 
     def __init__(self, index: int, instrument: Instrument, book: OrderBook,
-                 sessions: tuple[int, ...], fees: FeeTerms) -> None:
+                 sessions: tuple[int, ...], fees: FeeTerms, assets: list[str]) -> None:
         self.index, self.instrument, self.symbol = index, instrument, instrument.symbol
         self.book, self.sessions, self.fees = book, sessions, fees
         self.prefunded = bool(instrument.prefunded)
-        self.open = False  # the hot path's one test: session open and nothing blocks it
-        # Both are set by begin_session: the order path reads them only while the market is open.
+        self.assets = assets  # the engine's asset codes (an asset's index is its position)
+        self.open = False  # session open and nothing blocks it (the engine has the same flag)
+        # Set by begin_session: read only while the market is open.
         self.terms: Terms = None  # type: ignore[assignment]
-        self.risk_terms: RiskTerms = None  # type: ignore[assignment]
         self.blocked: tuple[RejectReason, str] | None = None
         self.settle: _dt.date | None = None
         self.far: _dt.date | None = None
         self.ref = 0  # a swap's reference rate, ticks of its underlying
-        self.f = instrument.quote_amount(1, 1)  # quote minor units per tick per lot
         self.fixed = 0  # value per lot that does not depend on the price (a swap's near leg)
-        self.max_px = 0  # highest limit price entered since the book was last empty
 
     def plan(self, date: _dt.date, calendar: Calendar, reference: int | None) -> None:
         """Fix settlement dates and the reference rate for ``date``, or why it cannot trade."""
         ins = self.instrument
-        self.open, self.max_px = False, 0
+        self.open = False
         self.settle = self.far = None
         self.ref = self.fixed = 0
         try:
@@ -76,62 +72,22 @@ class Market:
         self.ref = reference
         self.fixed = reference * ins.swap_legs(1, 1, 1).near_quote
 
-    def begin_session(self, terms: Terms) -> None:
-        """Trade in a session under ``terms`` (registered with capture by the caller)."""
-        self.terms = terms
-        far = -1 if self.far is None else day_number(self.far)
+    def begin_session(self, terms: Terms) -> dict[str, Any]:
+        """Trade in a session under ``terms`` (registered with capture by the caller); returns
+        what the engine needs of this market for it (``Engine.set_market``'s keywords)."""
+        self.terms, self.open = terms, True
         assert self.settle is not None
-        self.risk_terms = RiskTerms.of(terms, day_number(self.settle), far, self.prefunded)
-        self.open = True
-
-    def worst_price(self, side: int, px: int) -> int:
-        """The worst price a limit order at ``px`` can fill at, for its holds: its limit, except
-        that a swap sell (which pays the points on the far leg) takes bids above it. O(1)."""
-        if side == 1 and self.fixed:
-            best = self.book.best_bid()
-            if best is not None and best[0] > px:
-                return best[0]
-        return px
-
-    def reachable(self, side: int, member: int, stp: STP) -> list[tuple[int, int]]:
-        """The opposite side's (price, qty) a market order of ``member`` can reach, best first
-        (its own orders excluded when self-trade prevention would not let it trade them).
-        O(resting orders of that side)."""
-        if stp == STP.NONE:
-            bids, asks = self.book.depth(2**63 - 1)
-            return (asks if side == 0 else bids).tolist()
-        orders = self.book.orders(1 - side)
-        mine = orders["owner"] == member
-        if stp == STP.CANCEL_INCOMING and mine.any():
-            orders = orders[: int(np.argmax(mine))]  # matching stops at the first own order
-        else:
-            orders = orders[~mine]
-        return list(zip(orders["price"].tolist(), orders["qty"].tolist()))
-
-    def drain_stp_cancels(self) -> list[tuple[int, int, int, int]]:
-        """Resting orders self-trade prevention cancelled since the last call, as (order id,
-        owner, side, price) rows in order."""
-        cancelled = self.book.drain_stp_cancels()
-        if len(cancelled) == 0:
-            return []
-        return list(zip(cancelled["order_id"].tolist(), cancelled["owner"].tolist(),
-                        cancelled["side"].tolist(), cancelled["price"].tolist()))
-
-    def check_value(self, side: int, px: int, lots: int) -> None:
-        """Refuse (VALUE_TOO_LARGE) if some fill of ``lots`` at up to ``px`` ticks (0: a market
-        order) could write an amount beyond int64. Only called when the cheap bound on the
-        prices entered today fails; walks the book then. O(levels)."""
-        worst = px
-        if side == 1:  # a sell fills at the bids' prices, the best bid first
-            best = self.book.best_bid()
-            worst = max(px, best[0] if best else 0)
-        elif px == 0:  # a market buy walks the asks: the last level is the worst
-            _, asks = self.book.depth(2**63 - 1)
-            worst = int(asks[-1, 0]) if len(asks) else 0
-        if lots * (self.fixed + worst * self.f) > 2**63 - 1:
-            raise OrderRejected(RejectReason.VALUE_TOO_LARGE,
-                                f"{self.symbol}: {lots} lots at up to {worst} ticks exceed an "
-                                f"int64 amount of minor units")
+        fees = terms.fees
+        worst_num, worst_den = fees.worst_rate
+        return dict(open=True, closed_code=0, prefunded=self.prefunded, swap=terms.swap,
+                    quote=self.assets.index(terms.quote_code),
+                    base=self.assets.index(terms.base_code), terms_row=terms.row,
+                    near_day=day_number(self.settle),
+                    far_day=-1 if self.far is None else day_number(self.far),
+                    f=terms.f, bpl=terms.bpl, ref=terms.ref, fref=terms.fref, fixed=self.fixed,
+                    fee_min=fees.minimum, worst_num=worst_num, worst_den=worst_den,
+                    taker_num=fees.taker_num, taker_den=fees.taker_den,
+                    maker_num=fees.maker_num, maker_den=fees.maker_den)
 
 
 class Markets:
@@ -141,15 +97,20 @@ class Markets:
                  fees: FeeSchedule, stp: STP) -> None:
         self.by_symbol: dict[str, Market] = {}
         self.by_index: list[Market] = []
+        self.assets: list[str] = sorted(instruments.assets)
         for symbol in instruments:
             ins = instruments[symbol]
             market = Market(len(self.by_index), ins, OrderBook(stp=stp),
-                            schedule.sessions_of(ins), FeeTerms.of(fees, ins))
+                            schedule.sessions_of(ins), FeeTerms.of(fees, ins), self.assets)
             self.by_symbol[symbol] = market
             self.by_index.append(market)
 
     def __iter__(self) -> Iterator[Market]:
         return iter(self.by_index)
+
+    def by_symbol_index(self) -> dict[str, int]:
+        """symbol -> instrument id."""
+        return {symbol: market.index for symbol, market in self.by_symbol.items()}
 
     def get(self, symbol: Any) -> Market:
         """The market of ``symbol``; OrderRejected(UNKNOWN_INSTRUMENT) otherwise. O(1)."""

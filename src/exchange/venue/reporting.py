@@ -14,7 +14,6 @@ from typing import Any
 
 from exchange.venue.codes import NotOrderOwner, OrderRejected, RejectReason
 from exchange.venue.events import CancelReject, EventBus, ExecType, ExecutionReport, OrdStatus
-from exchange.venue.orders import OrderIndex
 
 __all__ = ["Reporter"]
 
@@ -53,9 +52,10 @@ _NEW, _CANCELED = OrdStatus.NEW, OrdStatus.CANCELED
 class Reporter:
     """Counts refusals and builds the FIX events of each outcome for the :class:`EventBus`."""
 
-    def __init__(self, orders: OrderIndex, now: Callable[[], float]) -> None:
+    def __init__(self, client_ids: dict[int, str], cum: Callable[[int], int],
+                 now: Callable[[], float]) -> None:
         self.bus = EventBus()
-        self.orders, self.now = orders, now
+        self.client_ids, self.cum, self.now = client_ids, cum, now
         self.rejections: Counter[RejectReason] = Counter()
 
     @property
@@ -91,14 +91,13 @@ class Reporter:
                symbol: str, side: int, px: int, leaves: int, cum: int, last_qty: int = 0,
                last_px: int = 0, trade_id: int = 0, text: str = "") -> ExecutionReport:
         return ExecutionReport(self.bus.next_id(), exec_type, status, oid,
-                               self.orders.client_ids.get(oid), member, symbol, side, px,
+                               self.client_ids.get(oid), member, symbol, side, px,
                                last_qty, last_px, leaves, cum, self.now(), trade_id, None, text)
 
-    def fills(self, events: list, symbol: str, rows: Sequence[tuple], first: int, taker_px: int,
-              taker_cum: int) -> None:
-        """TRADE reports of the taker and the maker of each fill, in execution order. Reads the
-        makers' fills so far from the order index (call before it is updated)."""
-        cum = self.orders.cum
+    def fills(self, events: list, symbol: str, rows: Sequence[tuple], maker_cums: Sequence[int],
+              first: int, taker_px: int, taker_cum: int) -> None:
+        """TRADE reports of the taker and the maker of each fill, in execution order
+        (``maker_cums``: each maker's fills so far after its fill)."""
         for i, row in enumerate(rows):
             price, qty, t_leaves, m_leaves = row[_PX], row[_QTY], row[_TLEAVES], row[_MLEAVES]
             taker_cum += qty
@@ -109,25 +108,24 @@ class Reporter:
             mid = row[_MID]
             events.append(self.report(ExecType.TRADE, _PARTIAL if m_leaves else _FILLED,
                                       mid, row[_MOWNER], symbol, 1 - tside, price, m_leaves,
-                                      cum.get(mid, 0) + qty, qty, price, first + i))
+                                      maker_cums[i], qty, price, first + i))
 
     def stp_cancelled(self, events: list, symbol: str, cancelled: Sequence[tuple]) -> None:
         """CANCELED reports of resting orders that self-trade prevention removed, given as
-        (order id, owner, side, price) rows (call before the order index forgets them)."""
+        (order id, owner, side, price) rows."""
         for oid, owner, side, price in cancelled:
             events.append(self.report(ExecType.CANCELED, _CANCELED, oid, owner, symbol, side,
-                                      price, 0, self.orders.cum.get(oid, 0),
-                                      text="self-trade prevention"))
+                                      price, 0, self.cum(oid), text="self-trade prevention"))
 
     def expired(self, expired: Sequence[Any]) -> None:
         """EXPIRED reports of the orders a session close removed (ExpiredOrder rows)."""
         if not self.bus.active or not expired:
             return
-        now, bus, cum, ids = self.now(), self.bus, self.orders.cum, self.orders.client_ids
+        now, bus, cum, ids = self.now(), self.bus, self.cum, self.client_ids
         self.bus.publish([ExecutionReport(bus.next_id(), ExecType.EXPIRED, OrdStatus.EXPIRED,
                                           e.order_id, ids.get(e.order_id), e.member,
                                           e.instrument, e.side, e.price_ticks, 0, 0, 0,
-                                          cum.get(e.order_id, 0), now, text="session closed")
+                                          cum(e.order_id), now, text="session closed")
                           for e in expired])
 
 
