@@ -38,6 +38,7 @@ KINDS = {
     "test_exchange_orders.py": "integration",
     "test_exchange_prefunded.py": "integration",
     "test_exchange_prefunded_days.py": "integration",
+    "test_exchange_process.py": "integration",
     "test_exchange_regressions.py": "integration",
     "test_exchange_sessions.py": "integration",
     "test_fees.py": "unit",
