@@ -59,7 +59,7 @@ class RiskTerms(NamedTuple):
     @classmethod
     def of(cls, terms: Any, near_day: int, far_day: int, prefunded: bool) -> RiskTerms:
         n, d = terms.fees.worst_rate
-        near_lot = terms.near_value(1, 1) if terms.swap else 0
+        near_lot = terms.amounts(1, 1)[1] if terms.swap else 0
         return cls(terms, near_day, far_day, prefunded, terms.quote_code, terms.base_code,
                    terms.f, terms.bpl, terms.swap, near_lot, terms.fees.minimum, n, d)
 

@@ -152,8 +152,7 @@ class Ledger:
         #: Counts committed balance changes (deposits, withdrawals, settlement runs, refresh):
         #: a reader that mirrors balances re-reads them when it moves. O(1) to read.
         self.version = 0
-        self._holds = Reservations(lambda key: self._balances[key])
-        self.add_listener(self._holds.on_settled)
+        self._legacy_holds: Reservations | None = None  # made by the first deprecated call
         self.refresh()
         if settlement_banks and not readonly:
             self._store_banks(self._banks_config, only_known=True)
@@ -299,18 +298,18 @@ class Ledger:
     def reserved(self, member: int, asset: str) -> int:
         """Amount held for resting orders. O(1)."""
         _deprecated("reserved")
-        return self._holds.reserved(self._key(member, asset))
+        return self._holds().reserved(self._key(member, asset))
 
     def committed(self, member: int, asset: str, settle_date: Any = None) -> int:
         """Filled but unsettled debits (all dates, or only ``settle_date``). O(1)."""
         _deprecated("committed")
         key = self._key(member, asset)
-        return self._holds.committed(key, None if settle_date is None else str(as_day64(settle_date, "settle_date")))
+        return self._holds().committed(key, None if settle_date is None else str(as_day64(settle_date, "settle_date")))
 
     def available(self, member: int, asset: str) -> int:
         """balance - reserved - committed. O(1)."""
         _deprecated("available")
-        return self._holds.available(self._key(member, asset))
+        return self._holds().available(self._key(member, asset))
 
     def asset_totals(self) -> dict[str, int]:
         """Sum of all balances per asset, read from the database (not the cache), summed
@@ -341,7 +340,8 @@ class Ledger:
         amount = _amount(amount)
         if key[0] < 0:
             raise ValueError(f"member: {key[0]} is reserved; withdrawals are for members")
-        available = self._holds.available(key)
+        available = self._balances[key] if self._legacy_holds is None else \
+            self._legacy_holds.available(key)
         if available < amount:
             raise InsufficientFunds(key[0], key[1], amount, available)
         return self._external("withdrawal", [(*key, -amount)])
@@ -400,6 +400,13 @@ class Ledger:
              first, last))
 
     # ------------------------------------------------------------------ pre-trade interface (legacy)
+
+    def _holds(self) -> Reservations:
+        """The legacy reservations, made (and listening to settlements) on first use."""
+        if self._legacy_holds is None:
+            self._legacy_holds = Reservations(lambda key: self._balances[key])
+            self.add_listener(self._legacy_holds.on_settled)
+        return self._legacy_holds
     # Deprecated: pre-trade holds live in the venue's risk stage (Exchange.funds/deposit/
     # withdraw); these keep the ledger's own bookkeeping for one release.
 
@@ -410,27 +417,27 @@ class Ledger:
         amount = _amount(amount)
         if key[0] < 0:
             raise ValueError(f"member: {key[0]} is reserved ({_RESERVED_IDS[key[0]]}) and places no orders")
-        self._holds.reserve(key, amount)
+        self._holds().reserve(key, amount)
 
     def release(self, member: int, asset: str, amount: int) -> None:
         """Give back part of a reservation; more than is reserved raises ValueError."""
         _deprecated("release")
-        self._holds.release(self._key(member, asset), _amount(amount))
+        self._holds().release(self._key(member, asset), _amount(amount))
 
     def commit(self, member: int, asset: str, amount: int, settle_date: Any) -> None:
         """A fill: move ``amount`` from reserved to committed for ``settle_date``."""
         _deprecated("commit")
         key = self._key(member, asset)
-        self._holds.commit(key, _amount(amount), str(as_day64(settle_date, "settle_date")))
+        self._holds().commit(key, _amount(amount), str(as_day64(settle_date, "settle_date")))
 
     def commitments(self, settle_date: Any) -> dict[Key, int]:
         """(member, asset) -> committed amount for one settlement date."""
         _deprecated("commitments")
-        return self._holds.commitments(str(as_day64(settle_date, "settle_date")))
+        return self._holds().commitments(str(as_day64(settle_date, "settle_date")))
 
     def settle_commitments(self, day: str, to_day: str | None, rolled: Mapping[Key, int]) -> None:
         """See :meth:`Reservations.settle_commitments` (called by the settlement listener)."""
-        self._holds.settle_commitments(day, to_day, rolled)
+        self._holds().settle_commitments(day, to_day, rolled)
 
     # ------------------------------------------------------------------ runs
 

@@ -10,9 +10,9 @@ in the quote asset's minor units, where ``quote_amount`` is the trade value in t
 units (``Instrument.quote_amount``; for a swap, pass the near leg's quote amount). The
 computation is exact (rational arithmetic), rounding only once, half up, to the minor unit.
 
-This module is the formula's one home: :class:`FeeTerms` is a rule as exact integers (what the
-venue charges per fill, and what a hold's fee bound assumes), :func:`fees_vector` the same
-formula over arrays (trade capture), and ``FeeSchedule.fee`` the checked single call.
+This module is the formula's home: :class:`FeeTerms` is a rule as exact integers and
+``FeeSchedule.fee`` the checked single call; the venue's compiled engine computes the same in
+int64 (venue/_engine.pyx ``_fee``, tested equal on values up to 2**62).
 """
 from __future__ import annotations
 
@@ -21,12 +21,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
-import numpy as np
-
 from exchange.reference.instruments import MAX_INT64, Instrument, Kind
 from exchange.reference.numbers import DecimalLike, checked_int, to_decimal
 
-__all__ = ["FeeRule", "FeeSchedule", "FeeTerms", "fees_vector", "FeeError", "MAX_BP",
+__all__ = ["FeeRule", "FeeSchedule", "FeeTerms", "FeeError", "MAX_BP",
            "DEFAULT_FX_BP", "DEFAULT_SECURITIES_BP", "default_fee_schedule"]
 
 #: Highest rate accepted, in basis points (10 %): anything above is taken for a unit mistake.
@@ -97,7 +95,7 @@ class FeeTerms:
 
     ``fee(value, is_taker) == FeeSchedule.fee(instrument, value, is_taker)`` for every value
     (tests check it); it exists so that the exchange can compute fees without the schedule's
-    per-call validation, and vectorised (:func:`fees_vector`).
+    per-call validation, and in C (the venue's engine).
     """
 
     taker_num: int
@@ -143,18 +141,6 @@ class FeeTerms:
             n, d = self.maker_num, self.maker_den
         return max((2 * value * n + d) // (2 * d), self.minimum)
 
-
-
-def fees_vector(value: np.ndarray, num: np.ndarray, den: np.ndarray,
-                minimum: np.ndarray) -> np.ndarray:
-    """Element-wise ``max(round_half_up(value * num / den), minimum)`` in exact int64.
-
-    Split as ``value = q * den + r`` so that no intermediate exceeds int64: ``q * num <= value``
-    (rates are at most 10 %) and ``2 * r * num + den < 2 * den * num + den``, which
-    :meth:`FeeTerms.of` checked fits. O(n).
-    """
-    q, r = np.divmod(value, den)
-    return np.maximum(q * num + (2 * r * num + den) // (2 * den), minimum)
 
 
 class FeeSchedule:

@@ -8,6 +8,8 @@ import numpy.typing as npt
 ORDER_DTYPE: np.dtype
 RESULT_DTYPE: np.dtype
 
+def fee(value: int, num: int, den: int, minimum: int) -> int: ...
+
 class Staging:
     flushed: int
     @property
@@ -15,6 +17,8 @@ class Staging:
     def add_array(self, fills: npt.NDArray[np.void], terms_row: int, time: float) -> None: ...
     def take(self) -> tuple[npt.NDArray[np.void], npt.NDArray[np.int64],
                             npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+    def write_records(self, records: npt.NDArray[np.void], terms: npt.NDArray[np.void],
+                      codes: npt.NDArray[np.int16], first_id: int) -> None: ...
     def last(self, count: int) -> list[tuple]: ...
 
 class Engine:

@@ -16,7 +16,7 @@ can cover (balances are int64), so it is refused. Nothing is allocated per messa
 grow by doubling.
 """
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
-from libc.stdint cimport int32_t, int64_t, INT64_MAX
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, INT32_MAX, INT64_MAX, INT64_MIN
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy, memset
 
@@ -77,6 +77,47 @@ cdef packed struct ResultMsg:    # RESULT_DTYPE
     int64_t code
 
 
+cdef packed struct Record:      # records.TRADE_RECORD_DTYPE (128 bytes, naturally aligned)
+    int64_t trade_id
+    int64_t trade_date
+    double time
+    int64_t buy_order_id
+    int64_t sell_order_id
+    int64_t price_ticks
+    int64_t qty
+    int64_t settle_date
+    int64_t base_amount
+    int64_t quote_amount
+    int64_t far_settle_date
+    int64_t far_quote_amount
+    int64_t fee_buyer
+    int64_t fee_seller
+    int32_t buyer
+    int32_t seller
+    int16_t instrument
+    int16_t base_asset
+    int16_t quote_asset
+    int8_t session
+    int8_t aggressor
+
+
+cdef packed struct TermsRow:    # capture._TERMS_DTYPE: one instrument in one session and date
+    int32_t instr
+    int8_t session
+    int64_t trade_date
+    int64_t settle
+    int64_t far               # NaT (INT64_MIN) but for a swap
+    int64_t ref
+    int64_t f
+    int64_t bpl
+    int64_t fref
+    int64_t tn
+    int64_t td
+    int64_t mn
+    int64_t md
+    int64_t minimum
+
+
 cdef struct MarketC:
     int32_t open            # 1: orders accepted now
     int32_t closed_code     # the refusal while not open (a negative RejectReason code)
@@ -93,6 +134,8 @@ cdef struct MarketC:
     int64_t fref            # quote minor units per underlying tick per lot (swaps)
     int64_t fixed           # value per lot that does not depend on the price (a swap's near)
     int64_t max_px          # highest limit price entered since the book was last empty
+    int64_t safe_px         # the max_px for which safe_lots was worked out
+    int64_t safe_lots       # at most this many lots at up to safe_px fit every amount
     int64_t fee_min
     int64_t worst_num       # the higher of taker and maker rate, num/den of the trade value
     int64_t worst_den
@@ -144,6 +187,17 @@ cdef inline int64_t _fee(int64_t value, int64_t num, int64_t den, int64_t minimu
     return fee if fee > minimum else minimum
 
 
+cdef inline void _amounts(int64_t price, int64_t qty, int64_t f, int64_t bpl, int64_t ref,
+                          int64_t fref, bint swap, int64_t* base, int64_t* near,
+                          int64_t* far) noexcept nogil:
+    """A fill's (base, near quote, far quote) in minor units (venue/terms.py): the one C form
+    of the formula, for risk and for the records."""
+    cdef int64_t value = price * qty * f
+    base[0] = qty * bpl
+    near[0] = ref * qty * fref if swap else value
+    far[0] = near[0] + value if swap else 0
+
+
 cdef inline int64_t _fee_bound(int64_t value, int64_t num, int64_t den,
                                int64_t minimum) noexcept nogil:
     """What one lot worth ``value`` can pay in fees at most, rounded up: max(minimum,
@@ -151,6 +205,11 @@ cdef inline int64_t _fee_bound(int64_t value, int64_t num, int64_t den,
     cdef int64_t q = value // den, r = value % den
     cdef int64_t bound = q * num + (2 * r * num + 3 * den - 1) // (2 * den)
     return bound if bound > minimum else minimum
+
+
+def fee(int64_t value, int64_t num, int64_t den, int64_t minimum):
+    """The C fee formula, for tests: max(round_half_up(value * num / den), minimum)."""
+    return _fee(value, num, den, minimum)
 
 
 cdef class Staging:
@@ -225,6 +284,65 @@ cdef class Staging:
         self.flushed += self.n
         self.n = self.chunks = 0
         return fills, rows, counts, times
+
+    def write_records(self, records, terms, codes, int64_t first_id):
+        """Turn everything staged into trade records, written into ``records`` (a
+        TRADE_RECORD_DTYPE array of at least :attr:`pending` rows) with ids from ``first_id``;
+        ``terms`` is the capture's terms table, ``codes`` its (n, 3) int16 array of instrument,
+        base and quote codes. Empties the staging. ValueError (nothing written) for a member id
+        beyond int32, which the record cannot hold. O(fills), no Python object per fill."""
+        cdef cnp.ndarray out_array = records, table_array = terms
+        cdef const int16_t[:, ::1] code = codes
+        cdef Py_ssize_t c, j, i = 0
+        cdef Record* out
+        cdef const TermsRow* table
+        if (out_array.dtype.itemsize != sizeof(Record) or table_array.dtype.itemsize
+                != sizeof(TermsRow) or not out_array.flags.c_contiguous
+                or not table_array.flags.c_contiguous):
+            raise TypeError("records and terms must be contiguous TRADE_RECORD_DTYPE and "
+                            "capture terms arrays")
+        out = <Record*>cnp.PyArray_DATA(out_array)
+        table = <const TermsRow*>cnp.PyArray_DATA(table_array)
+        cdef const TermsRow* t
+        cdef const Trade* fill
+        cdef Record* r
+        cdef int64_t base, near, far, taker_owner, maker_owner
+        cdef bint buys
+        if out_array.shape[0] < self.n:
+            raise ValueError(f"records: room for {out_array.shape[0]} rows, {self.n} staged")
+        for j in range(self.n):
+            if not (0 <= self.rows[j].taker_owner <= INT32_MAX
+                    and 0 <= self.rows[j].maker_owner <= INT32_MAX):
+                raise ValueError(f"member id {self.rows[j].taker_owner} or "
+                                 f"{self.rows[j].maker_owner} does not fit a trade record "
+                                 f"(int32)")
+        for c in range(self.chunks):
+            t = &table[self.chunk_row[c]]
+            for j in range(self.chunk_count[c]):
+                fill, r = &self.rows[i], &out[i]
+                buys = fill.taker_side == 0
+                _amounts(fill.price, fill.qty, t.f, t.bpl, t.ref, t.fref, t.far != INT64_MIN,
+                         &base, &near, &far)
+                r.trade_id = first_id + i
+                r.trade_date, r.time = t.trade_date, self.chunk_time[c]
+                r.buy_order_id = fill.taker_id if buys else fill.maker_id
+                r.sell_order_id = fill.maker_id if buys else fill.taker_id
+                r.price_ticks, r.qty = fill.price, fill.qty
+                r.settle_date, r.far_settle_date = t.settle, t.far
+                r.base_amount, r.quote_amount, r.far_quote_amount = base, near, far
+                r.fee_buyer = _fee(near, t.tn if buys else t.mn, t.td if buys else t.md,
+                                   t.minimum)
+                r.fee_seller = _fee(near, t.mn if buys else t.tn, t.md if buys else t.td,
+                                    t.minimum)
+                taker_owner, maker_owner = fill.taker_owner, fill.maker_owner
+                r.buyer = <int32_t>(taker_owner if buys else maker_owner)
+                r.seller = <int32_t>(maker_owner if buys else taker_owner)
+                r.instrument = code[t.instr, 0]
+                r.base_asset, r.quote_asset = code[t.instr, 1], code[t.instr, 2]
+                r.session, r.aggressor = t.session, fill.taker_side
+                i += 1
+        self.flushed += self.n
+        self.n = self.chunks = 0
 
     def last(self, Py_ssize_t count):
         """The last ``count`` staged fills as TRADE_DTYPE rows (``.tolist()`` tuples)."""
@@ -446,6 +564,7 @@ cdef class Engine:
         m.fixed, m.fee_min = fixed, fee_min
         m.worst_num, m.worst_den = worst_num, worst_den
         m.taker_num, m.taker_den, m.maker_num, m.maker_den = taker_num, taker_den, maker_num, maker_den
+        m.safe_px = m.safe_lots = -1
         if not open:
             m.max_px = 0
 
@@ -454,6 +573,7 @@ cdef class Engine:
         self.markets[i].open = 0
         self.markets[i].closed_code = closed_code
         self.markets[i].max_px = 0
+        self.markets[i].safe_px = self.markets[i].safe_lots = -1
 
     # -------------------------------------------------------------------- balances
     cdef int _sync(self) except -1:
@@ -641,15 +761,12 @@ cdef class Engine:
         """R2 for one fill: book its legs (both legs of a swap, fees) for whichever of its
         orders holds, and trim the maker's hold to its ``maker_leaves``."""
         cdef int32_t th = self.order_hold[t.taker_id], mh = self.order_hold[t.maker_id]
-        cdef int64_t base, value, near, far, fee_buyer, fee_seller
+        cdef int64_t base, near, far, fee_buyer, fee_seller
         cdef int taker_buys = t.taker_side == 0
         cdef Hold* h
         if th == NOT_HELD and mh == NOT_HELD:
             return 0
-        base = t.qty * m.bpl
-        value = t.price * t.qty * m.f
-        near = m.ref * t.qty * m.fref if m.swap else value
-        far = near + value if m.swap else 0
+        _amounts(t.price, t.qty, m.f, m.bpl, m.ref, m.fref, m.swap, &base, &near, &far)
         fee_buyer = _fee(near, m.taker_num if taker_buys else m.maker_num,
                          m.taker_den if taker_buys else m.maker_den, m.fee_min)
         fee_seller = _fee(near, m.maker_num if taker_buys else m.taker_num,
@@ -682,14 +799,18 @@ cdef class Engine:
             self._grow_orders(max(2 * self.orders_cap, oid + 1))
         return 0
 
-    cdef int _check_value(self, const MarketC* m, OrderBook book, int side, int64_t px,
+    cdef int _check_value(self, MarketC* m, OrderBook book, int side, int64_t px,
                           int64_t lots, int64_t owner) noexcept:
         """VALUE_TOO_LARGE if some fill of ``lots`` at up to ``px`` ticks (0: a market order)
         could write an amount beyond int64; the cheap bound on the day's prices first."""
         cdef int64_t top = px if px > m.max_px else m.max_px
-        cdef int64_t worst = px, cost, first, last
-        cdef const Order* best
+        cdef int64_t worst = px, cost, first, last, per_lot
+        if top == m.safe_px and lots <= m.safe_lots:   # the common case: no division
+            return 0
         if _sat_add(m.fixed, _sat_mul(top, m.f)) <= INT64_MAX // lots:
+            if top == m.max_px:
+                per_lot = _sat_add(m.fixed, _sat_mul(top, m.f))
+                m.safe_px, m.safe_lots = top, INT64_MAX // per_lot if per_lot else INT64_MAX
             return 0
         if side == 1:       # a sell fills at the bids' prices, the best bid first
             book.reach(1, 1, -1, &cost, &first, &last)
@@ -1057,7 +1178,8 @@ cdef class Engine:
 
     def settled(self, int64_t day, object roll_day, dict carried):
         """Settlement of ``day`` is in the balances: forget its commitments; ``carried``
-        ({(member id, asset code): signed amount}) is committed on ``roll_day``."""
+        ({(member id, asset code): signed amount}) is committed on ``roll_day`` (a deferred
+        member that failed gets a funds account for it: what it owes is not available)."""
         cdef int64_t k, j
         cdef int32_t i, n, mi
         cdef Cell* cells
@@ -1079,7 +1201,8 @@ cdef class Engine:
             return
         for (member, asset), amount in carried.items():
             mi = map_find(&self.member_index, member)
-            if mi != EMPTY and (self.member_flags[mi] & 4) and amount and asset in self.assets:
+            if mi != EMPTY and amount and asset in self.assets:
+                self._open_funds(mi)  # a failed member's rolled debts are known future debits
                 self._book_leg(FUNDS, mi, self.assets.index(asset), roll_day, amount)
 
     def live_orders(self):

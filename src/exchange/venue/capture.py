@@ -1,12 +1,12 @@
 """Trade capture: every fill becomes a trade record; market statistics and the official rate.
 
-Pipeline position: after the book. The exchange hands :meth:`TradeCapture.add` the array the
-book's ``drain_trades()`` returned for one order, with the :class:`Terms` of the instrument's
-session that day and the time. Nothing else runs per fill here: the fills' bytes are appended
-to a staging buffer and turned into ``records.TRADE_RECORD_DTYPE`` rows in one vectorised pass
-(:meth:`TradeCapture.flush`) when records are read, or every ``flush_every`` fills. The records
-live in one numpy buffer that grows by doubling (amortised O(1) per trade, no Python object per
-trade; about 1 us per trade for the flush, 128 bytes of buffer: ``records.TRADE_RECORD_DTYPE``).
+Pipeline position: after the book. The venue's engine copies each order's fills (the book's
+trade rows) into the capture's staging, with the terms row of the instrument's session that day
+and the time (:meth:`TradeCapture.add` does the same for a ``drain_trades()`` array). Nothing
+else runs per fill then: the staged fills become ``records.TRADE_RECORD_DTYPE`` rows in one
+compiled pass (:meth:`TradeCapture.flush`, about 20 ns a record) when records are read, or
+every ``flush_every`` fills. The records live in one numpy buffer that grows by doubling
+(amortised O(1) per trade, no Python object per trade, 128 bytes a record).
 
 Record fields, per fill (buyer and seller from the taker's side; a fill is at the maker's price):
 
@@ -17,7 +17,7 @@ Record fields, per fill (buyer and seller from the taker's side; a fill is at th
   the far leg returns the same base amount (``Instrument.swap_legs``).
 * Fees (``FeeSchedule``): the taker pays the taker rate, the maker the maker rate, on
   ``quote_amount`` (for a swap the near leg, as ``fees`` prescribes), rounded half up and raised
-  to the minimum (``reference.fees``: ``FeeTerms`` per fill, ``fees_vector`` for a flush).
+  to the minimum (``reference.fees.FeeTerms``; the compiled flush computes the same in C).
 * ``settle_date = calendar.settlement_date(trade_date, instrument)``; ``far_settle_date`` the
   swap's far leg date, NaT otherwise. Instrument and assets are ``exchange.codes.CODES`` codes;
   each instrument is registered there with its NET/GROSS settlement method.
@@ -37,8 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from exchange.records import MEMBER_ID_MAX, SESSION_NAMES, empty_trades, to_table
-from exchange.reference.fees import fees_vector
+from exchange.records import (
+    SESSION_NAMES,
+    TRADE_RECORD_DTYPE,
+    empty_trades,
+    to_table,
+)
 from exchange.reference.instruments import Instrument, Kind
 from exchange.venue._engine import Staging
 from exchange.venue.terms import Terms, instrument_codes, pair_of, tick_factors
@@ -51,10 +55,6 @@ __all__ = [
 ]
 
 
-
-#: At most this many pending fills are flushed row by row (a vectorised pass costs about 45
-#: numpy calls whatever its size); more are flushed vectorised.
-SMALL_FLUSH = 24
 
 _TERMS_DTYPE = np.dtype([
     ("instr", "i4"), ("session", "i1"), ("trade_date", "M8[D]"), ("settle", "M8[D]"),
@@ -112,15 +112,6 @@ def _sum_exact(values: np.ndarray, starts: np.ndarray) -> list[int]:
     return [sum(int(v) for v in values[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
-def _check_member_ids(*owners: np.ndarray) -> None:
-    """Refuse (ValueError) owners that the records' int32 member fields cannot hold, rather
-    than let numpy wrap them. O(n)."""
-    for column in owners:
-        if len(column) and (int(column.max()) > MEMBER_ID_MAX or int(column.min()) < 0):
-            bad = column[(column > MEMBER_ID_MAX) | (column < 0)][0]
-            raise ValueError(f"member: {int(bad)} does not fit a trade record (0..{MEMBER_ID_MAX})")
-
-
 class TradeCapture:
     """Trade records of every fill, in execution order, in a doubling numpy buffer.
 
@@ -131,6 +122,7 @@ class TradeCapture:
                  flush_every: int = 65_536) -> None:
         self.instruments = list(instruments)
         codes = np.array([instrument_codes(i) for i in self.instruments], np.int16).reshape(-1, 3)
+        self._instrument_codes = np.ascontiguousarray(codes)
         self._codes, self._bases, self._quotes = codes[:, 0], codes[:, 1], codes[:, 2]
         # instrument code -> index into self.instruments (-1: not this capture's)
         self._index_of = np.full(int(codes[:, 0].max(initial=-1)) + 1, -1, np.intp)
@@ -182,71 +174,21 @@ class TradeCapture:
         if need <= len(self._buf):
             return
         size = max(need, 2 * len(self._buf))
-        buf = empty_trades(size)
+        buf = np.empty(size, TRADE_RECORD_DTYPE)  # every field of a record is written by a flush
         buf[: self._n] = self._buf[: self._n]
         self._buf = buf
 
     def flush(self) -> None:
-        """Turn the pending fills into records, vectorised. O(pending fills + chunks)."""
-        if not self.staging.pending:
+        """Turn the pending fills into records (in C, no Python object per fill).
+        O(pending fills)."""
+        pending = self.staging.pending
+        if not pending:
             return
-        small = self.staging.pending <= SMALL_FLUSH
-        fills, rows, counts, times = self.staging.take()
-        if small:
-            self._flush_rows(fills, rows, counts, times)
-        else:
-            self._flush_vectorised(fills, rows, counts, times)
-
-    def _flush_rows(self, fills: np.ndarray, rows: np.ndarray, counts: np.ndarray,
-                    times: np.ndarray) -> None:
-        """Few pending fills: one Python row each (cheaper than the vectorised pass's fixed
-        cost). Same values, by :meth:`Terms.record`."""
-        self._reserve(len(fills))
-        fill_rows = fills.tolist()
-        at = 0
-        for row, count, time in zip(rows.tolist(), counts.tolist(), times.tolist()):
-            terms = self._terms_objects[row]
-            for fill in fill_rows[at: at + count]:
-                self._buf[self._n] = terms.record(self._n + 1, fill, time)
-                self._n += 1
-            at += count
-
-    def _flush_vectorised(self, fills: np.ndarray, rows: np.ndarray, counts: np.ndarray,
-                          times: np.ndarray) -> None:
-        terms = self._terms[np.repeat(rows, counts)]
-        times = np.repeat(times, counts)
-        k = len(fills)
-        self._reserve(k)
-        self._fill_records(self._buf[self._n: self._n + k], fills, terms, times)
-        self._n += k
-
-    def _fill_records(self, out: np.ndarray, fills: np.ndarray, t: np.ndarray,
-                      times: np.ndarray) -> None:
-        buy_taker = fills["taker_side"] == 0
-        taker_owner, maker_owner = fills["taker_owner"], fills["maker_owner"]
-        _check_member_ids(taker_owner, maker_owner)
-        price, qty = fills["price"], fills["qty"]
-        out["trade_id"] = np.arange(self._n + 1, self._n + 1 + len(fills))
-        out["trade_date"], out["session"] = t["trade_date"], t["session"]
-        out["instrument"] = self._codes[t["instr"]]
-        out["buyer"] = np.where(buy_taker, taker_owner, maker_owner)
-        out["seller"] = np.where(buy_taker, maker_owner, taker_owner)
-        out["aggressor"] = fills["taker_side"]
-        out["buy_order_id"] = np.where(buy_taker, fills["taker_id"], fills["maker_id"])
-        out["sell_order_id"] = np.where(buy_taker, fills["maker_id"], fills["taker_id"])
-        out["price_ticks"], out["qty"], out["time"] = price, qty, times
-        out["base_asset"], out["quote_asset"] = self._bases[t["instr"]], self._quotes[t["instr"]]
-        out["settle_date"], out["far_settle_date"] = t["settle"], t["far"]
-        base = qty * t["bpl"]
-        value = price * qty * t["f"]
-        swap = ~np.isnat(t["far"])
-        near = np.where(swap, t["ref"] * qty * t["fref"], value)
-        out["base_amount"], out["quote_amount"] = base, near
-        out["far_quote_amount"] = np.where(swap, near + value, 0)
-        for name, buyer_side in (("fee_buyer", buy_taker), ("fee_seller", ~buy_taker)):
-            num = np.where(buyer_side, t["tn"], t["mn"])
-            den = np.where(buyer_side, t["td"], t["md"])
-            out[name] = fees_vector(near, num, den, t["minimum"])
+        self._reserve(pending)
+        self.staging.write_records(self._buf[self._n: self._n + pending],
+                                   self._terms[: self._n_terms], self._instrument_codes,
+                                   self._n + 1)
+        self._n += pending
 
     # -- reading ---------------------------------------------------------------------------
 
