@@ -41,6 +41,8 @@ KINDS = {
     "test_exchange_sessions.py": "integration",
     "test_fees.py": "unit",
     "test_instruments.py": "unit",
+    "test_journal_commands.py": "unit",
+    "test_journal_files.py": "integration",
     "test_lobster_data.py": "integration",
     "test_lobster_replay.py": "integration",
     "test_readme.py": "integration",
