@@ -1,9 +1,13 @@
-"""Build the compiled order-book core; all other metadata lives in pyproject.toml."""
+"""Build the compiled order-book core and the journal's frame queue; all other metadata lives in
+pyproject.toml."""
 import sys
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+
+# MSVC spells optimisation /O2 (cibuildwheel builds Windows wheels with it)
+OPTIMISE = ["/O2"] if sys.platform == "win32" else ["-O3"]
 
 extensions = [
     Extension(
@@ -11,9 +15,11 @@ extensions = [
         ["src/exchange/_book.pyx"],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        # MSVC spells optimisation /O2 (cibuildwheel builds Windows wheels with it)
-        extra_compile_args=["/O2"] if sys.platform == "win32" else ["-O3"],
-    )
+        extra_compile_args=OPTIMISE,
+    ),
+    # the journal writer's hot half (framing, CRC-32, the queue); no numpy
+    Extension("exchange.journal._frames", ["src/exchange/journal/_frames.pyx"],
+              extra_compile_args=OPTIMISE),
 ]
 
 setup(

@@ -9,6 +9,9 @@ on tmpfs an fsync costs nothing):
 
   * ``Exchange.submit deferred``: the call the journal will be added to (bench_exchange.py's
     case, same rows), the baseline of the ratios;
+  * ``Exchange.submit + journal submit, group``: both in the same loop, each order journaled
+    right after the call (what the venue's wiring will do, less its glue): the ratio to the
+    baseline previews issue 11's budget (at most 1.25x with group commit);
   * ``journal submit, <policy>``: ``JournalWriter.submit`` (the venue's fast path: one struct
     pack, a CRC, a queue append) under ``none``, ``group`` (1024 records / 10 ms) and ``each``
     (an fsync per record: only the first ``--each`` rows, it is slow on purpose);
@@ -43,7 +46,7 @@ except ImportError:  # not installed: use the in-place build of this checkout
 
 import numpy as np  # noqa: E402
 
-from bench_exchange import limit_rows, time_submit  # noqa: E402
+from bench_exchange import SYMBOL, limit_rows, make_exchange, time_submit  # noqa: E402
 from exchange.journal import Durability, JournalWriter, Submit  # noqa: E402
 from flow import standard_flow  # noqa: E402
 
@@ -77,6 +80,19 @@ def journal_submits(folder: Path, rows: list[tuple], policy: Durability) -> Time
         t = 36_000.0
         for owner, side, price, qty, tif in rows:
             submit(t, owner, 0, side, price, qty, tif)
+    return timed
+
+
+def submit_journaled(folder: Path, rows: list[tuple], policy: Durability) -> Timed:
+    """Exchange.submit and JournalWriter.submit of each order in one loop (the exchange is
+    built outside the timed span, as bench_exchange does)."""
+    ex = make_exchange()
+    instrument = ex.instrument_id(SYMBOL)
+    with Timed() as timed, JournalWriter(folder, policy) as writer:
+        submit, journal, now = ex.submit, writer.submit, ex.now
+        for owner, side, price, qty, tif in rows:
+            submit(owner, SYMBOL, side, tif=tif, price_ticks=price, lots=qty)
+            journal(now(), owner, instrument, side, price, qty, tif)
     return timed
 
 
@@ -140,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
           f"limit orders, median of {args.repeat}; journals in {root}")
     cases: dict[str, tuple[Callable[[Path], Timed], int]] = {
         "Exchange.submit deferred (baseline)": (lambda f: submit_baseline(rows), len(rows)),
+        "Exchange.submit + journal submit, group": (
+            lambda f: submit_journaled(f, rows, POLICIES["group"]), len(rows)),
         "journal submit, none": (lambda f: journal_submits(f, rows, POLICIES["none"]),
                                  len(rows)),
         "journal submit, group": (lambda f: journal_submits(f, rows, POLICIES["group"]),
@@ -164,10 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     base = results["Exchange.submit deferred (baseline)"]
     for name, r in results.items():
         ratio = (f"{r['us_cpu'] / base['us_cpu']:6.1%} / {r['us_wall'] / base['us_wall']:6.1%}"
-                 if not name.startswith("Exchange") else " " * 15)
-        print(f"  {name:38s} {r['us_cpu']:8.3f} us CPU {r['records_per_s_cpu']:12,.0f}/s  "
+                 if r is not base else " " * 15)
+        print(f"  {name:40s} {r['us_cpu']:8.3f} us CPU {r['records_per_s_cpu']:12,.0f}/s  "
               f"wall {r['us_wall']:8.3f} us {r['records_per_s_wall']:12,.0f}/s  "
-              f"of submit (CPU/wall) {ratio}")
+              f"of the baseline (CPU/wall) {ratio}")
     print(json.dumps({"load": os.getloadavg()[0], "results": {
         k: {m: round(v, 4) for m, v in r.items()} for k, r in results.items()}}))
     return 0

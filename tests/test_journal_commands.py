@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import zlib
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from exchange.journal import (
     Submit,
     Withdraw,
 )
+from exchange.journal._frames import crc32
 from exchange.journal.commands import COMMANDS, Kind, decode
 
 I64 = st.integers(-(2**63), 2**63 - 1)
@@ -118,6 +120,32 @@ def test_the_fast_path_writes_what_the_command_objects_write(calls):
                 getattr(a, name)(time, *args)
                 b.append(classes[name](*args), time)
         assert _segment_bytes(fast) == _segment_bytes(slow)
+
+
+@given(st.binary(max_size=10_000))
+def test_the_compiled_crc_is_zlibs(data):
+    assert crc32(data) == zlib.crc32(data)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda w: w.submit(0.0, True, 0, 0, 1, 1, 0), "member: expected an integer, got bool"),
+    (lambda w: w.submit(0.0, 1.0, 0, 0, 1, 1, 0), "member: expected an integer, got float"),
+    (lambda w: w.submit(0.0, 1, 70_000, 0, 1, 1, 0), "instrument: 70000 is not in 0..65535"),
+    (lambda w: w.submit(0.0, 1, 0, 256, 1, 1, 0), "side: 256"),
+    (lambda w: w.submit(0.0, 1, 0, 0, 1, 2**63, 0), "lots"),
+    (lambda w: w.market(True, 1, 0, 0, 1), "time: expected seconds"),
+    (lambda w: w.cancel(0.0, 1, "7"), "order_id: expected an integer, got str"),
+    (lambda w: w.modify(0.0, 1, 2, 3, np.True_), "price_ticks: expected an integer, got bool"),
+])
+def test_the_fast_path_refuses_by_name_and_journals_nothing(call, words, tmp_path):
+    with JournalWriter(tmp_path / "j", Durability.none()) as writer:
+        with pytest.raises((TypeError, ValueError), match=words):
+            call(writer)
+        assert writer.next_seq == 0
+        assert writer.submit(np.float64(1.0), np.int64(1), np.uint16(0), np.int8(1),
+                             np.int32(5), 2, 0) == 0  # numpy numbers are taken
+    (entry,) = JournalReader(tmp_path / "j")
+    assert entry.command == Submit(1, 0, 1, 5, 2, 0) and entry.time == 1.0
 
 
 def test_numpy_integers_are_taken_and_bools_refused():

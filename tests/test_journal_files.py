@@ -235,21 +235,50 @@ def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.glob("*.journal"))
 
 
+def _until(condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return condition()
+
+
 def test_group_commit_fsyncs_every_n_records(tmp_path, fsyncs):
     folder = tmp_path / "j"
     writer = JournalWriter(folder, Durability.group(records=4, ms=None))
     created = len(fsyncs)  # the new segment's header
     for i in range(3):
         writer.cancel(0.0, 1, i)
-    assert len(fsyncs) == created and writer.durable_seq == 0
+    time.sleep(0.05)  # no time bound: three records wait as long as it takes
+    assert len(fsyncs) == created and writer.durable_seq == 0 and writer.queued == 3
     assert _size(folder) == HEADER_SIZE  # nothing written yet
-    writer.cancel(0.0, 1, 3)
-    assert len(fsyncs) == created + 1 and writer.durable_seq == 4
-    assert scan(folder).records == 4  # on disk, readable by anyone
+    writer.cancel(0.0, 1, 3)  # a whole group: the background thread syncs it
+    assert _until(lambda: writer.durable_seq == 4)
+    assert len(fsyncs) == created + 1 and scan(folder).records == 4  # on disk, readable
     writer.cancel(0.0, 1, 4)
-    writer.sync()  # the venue's session close: everything now
+    writer.sync()  # the venue's session close: everything, now
     assert len(fsyncs) == created + 2 and writer.durable_seq == 5 and scan(folder).records == 5
     writer.close()
+
+
+def test_group_commit_appends_wait_for_the_disk_once_four_groups_wait(tmp_path, monkeypatch):
+    slow: list[int] = []
+
+    def slow_fsync(fd: int) -> None:
+        time.sleep(0.02)
+        slow.append(fd)
+
+    monkeypatch.setattr(writer_module, "fsync_file", slow_fsync)
+    writer = JournalWriter(tmp_path / "j", Durability.group(records=4, ms=None))
+    waiting = []
+    for i in range(200):
+        writer.cancel(0.0, 1, i)
+        waiting.append(writer.queued)
+        # not yet durable: under 4 groups waiting, under 4 more being written by the thread
+        assert writer.next_seq - writer.durable_seq < 2 * 4 * 4
+    assert max(waiting) < 16  # at 16 the append itself wrote and synced them
+    assert len(slow) < 200 // 4  # and yet the disk was flushed a group at a time, or more
+    writer.close()
+    assert writer.durable_seq == 200 and scan(tmp_path / "j").records == 200
 
 
 def test_group_commit_fsyncs_within_its_time_bound_without_more_appends(tmp_path, fsyncs):

@@ -14,9 +14,9 @@ equals its decoded copy. :func:`decode` is the inverse of :meth:`Command.payload
 ValueError for a payload that does not parse (the reader reports it as corruption). Encoding and
 decoding are O(payload).
 
-The hot commands (submit, market, cancel, modify) also have :data:`FRAME_PACKERS`: one
-``struct`` that packs the frame head and the payload in a single call from already checked ints,
-for the writer's fast path (``JournalWriter.submit`` and friends).
+The hot commands (submit, market, cancel, modify) are also written by the compiled queue of
+the writer's fast path (``exchange.journal._frames``), field by field in C: their layouts here
+and there must stay the same (tests/test_journal_commands.py compares the bytes).
 """
 from __future__ import annotations
 
@@ -35,10 +35,8 @@ from numpy.lib.format import descr_to_dtype, dtype_to_descr
 from exchange.reference.dates import day_number
 from exchange.reference.numbers import DecimalLike, checked_int, to_decimal
 
-from .format import FRAME_HEAD
-
 __all__ = [
-    "COMMANDS", "FRAME_PACKERS", "Kind", "Command", "Setup", "BeginDay", "OpenSession",
+    "COMMANDS", "Kind", "Command", "Setup", "BeginDay", "OpenSession",
     "CloseSession", "EndOfDay", "AddMember", "Deposit", "Withdraw", "Submit", "MarketOrder",
     "Cancel", "Modify", "Process", "SettlementRun", "decode",
 ]
@@ -527,22 +525,3 @@ def decode(kind: int, payload: memoryview) -> Command:
         return cls.from_payload(payload)
     except (struct.error, UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
         raise ValueError(f"{cls.__name__}: payload does not parse ({exc})") from None
-
-
-def _frame_packer(cls: type[Command], tail: str = "") -> struct.Struct:
-    """Frame head (mark, length, kind, time) and ``cls``'s fields, all fixed-size, plus
-    ``tail`` (the flag byte of an absent optional text), as one struct: the writer packs a
-    hot command with one call. Its ``length`` field is the packed size minus 6 (mark and
-    length)."""
-    fixed = "".join(codec.fmt or "" for codec in cls.LAYOUT)
-    return struct.Struct(f"{FRAME_HEAD}{fixed}{tail}")
-
-
-#: kind -> the fast path's struct (see :func:`_frame_packer`); Submit and MarketOrder without
-#: a client order id (its flag byte 0 is the last field).
-FRAME_PACKERS: dict[int, struct.Struct] = {
-    Kind.SUBMIT: _frame_packer(Submit, "B"),
-    Kind.MARKET: _frame_packer(MarketOrder, "B"),
-    Kind.CANCEL: _frame_packer(Cancel),
-    Kind.MODIFY: _frame_packer(Modify),
-}

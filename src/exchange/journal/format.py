@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
-    "FRAME_HEAD",
     "FRAME_OVERHEAD",
     "HEADER_SIZE",
     "MAGIC",
@@ -58,8 +57,6 @@ VERSION = 1
 HEADER_SIZE = 32
 #: First two bytes of every record frame.
 MARK = b"\xe5\x9f"
-#: ``struct`` format of a frame's head: mark, length, kind, time.
-FRAME_HEAD = "<2sIBd"
 #: Bytes of a frame besides the payload: mark, length, kind, time, crc.
 FRAME_OVERHEAD = 19
 #: Smallest ``length`` (kind and time, an empty payload).
@@ -70,7 +67,7 @@ MAX_BODY = 1 << 30
 _HEADER = struct.Struct("<8sHHIQI")  # magic, version, reserved, segment, first_seq, reserved
 _CRC = struct.Struct("<I")
 _LENGTH = struct.Struct("<I")
-_KIND_TIME = struct.Struct("<" + FRAME_HEAD[-2:])
+_KIND_TIME = struct.Struct("<Bd")
 _BEFORE_KIND = 6  # mark and length
 
 

@@ -8,10 +8,13 @@ the disk as :class:`Durability` says:
   Nothing acknowledged is ever lost; costs a disk flush per command (milliseconds on a disk,
   tens of microseconds on a good SSD).
 * ``Durability.group(records=N, ms=M)`` (the default: 1024 records, 10 ms): records collect in
-  memory and are written and fsynced together when N are waiting, when the oldest has waited
-  about M milliseconds (a background thread; ``ms=None``: no time bound), at :meth:`sync`
-  (the venue calls it at each session close and the end of the day), at a segment roll and at
-  :meth:`close`. A crash loses at most the records of the last N / M ms.
+  memory; a background thread writes and fsyncs them together as soon as N are waiting, or
+  once the oldest has waited about M milliseconds (``ms=None``: no time bound), while appending
+  goes on; :meth:`sync` (the venue calls it at each session close and the end of the day), a
+  segment roll and :meth:`close` do it at once. If the disk falls behind so that 4N records
+  wait, ``append`` itself waits for them to be written and fsynced. A crash loses at most the
+  records not yet fsynced: fewer than 8N (4N waiting, 4N being written), and none older than
+  about M ms plus the time of an fsync.
 * ``Durability.none()``: records are written to the operating system every 1024 records and at
   :meth:`sync`, never fsynced: a killed process loses at most the unwritten ones, a machine
   crash may lose anything not yet flushed by the OS.
@@ -25,50 +28,36 @@ raises :class:`~exchange.journal.format.TornTail` (cut it with ``truncate_to_las
 first), damage raises ``CorruptJournal``. One writer per folder: a second one (in any process)
 gets a JournalError. Appends come from one thread at a time.
 
-Cost: the fast-path methods (:meth:`submit`, :meth:`market`, :meth:`cancel`, :meth:`modify`)
-pack a record with one ``struct`` call and a CRC, and queue it: well under a microsecond;
-:meth:`append` of a command object also builds its payload field by field. A write or fsync
-error (in the background thread too) is raised by the next call, and the writer is then
-unusable: records after a failed fsync cannot be trusted to be durable.
+Cost: the fast path (``submit``, ``market``, ``cancel``, ``modify``: the compiled
+:class:`~exchange.journal._frames.FrameQueue`'s methods, bound to the writer) checks its ints
+and writes the frame and its CRC in C into one growing buffer: about 0.1 us a call from Python;
+:meth:`append` of a command object builds its payload field by field in Python (several us).
+A write or fsync error (in the background thread too) is raised by the next call, and the
+writer is then unusable: records after a failed fsync cannot be trusted to be durable.
 """
 from __future__ import annotations
 
 import math
 import os
-import struct
 import threading
-import time as _time
-import zlib
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import NoReturn
 
 import numpy as np
 
-from .commands import FRAME_PACKERS, Command, Kind, MarketOrder, Process, Submit
+from ._frames import FrameQueue
+from .commands import COMMANDS, Command, Process
 from .files import FolderLock, fsync_file, fsync_folder, segment_name, segment_paths, write_all
-from .format import (
-    FRAME_HEAD,
-    HEADER_SIZE,
-    MARK,
-    MAX_BODY,
-    MIN_BODY,
-    JournalError,
-    SegmentHeader,
-    TornTail,
-)
+from .format import HEADER_SIZE, JournalError, SegmentHeader, TornTail
 
 __all__ = ["Durability", "JournalWriter", "JournalWriteError"]
 
-_HEAD = struct.Struct(FRAME_HEAD)  # mark, length, kind, time
-_SUBMIT, _MARKET = FRAME_PACKERS[Kind.SUBMIT], FRAME_PACKERS[Kind.MARKET]
-_CANCEL, _MODIFY = FRAME_PACKERS[Kind.CANCEL], FRAME_PACKERS[Kind.MODIFY]
-_SUBMIT_LEN, _MARKET_LEN = _SUBMIT.size - 6, _MARKET.size - 6
-_CANCEL_LEN, _MODIFY_LEN = _CANCEL.size - 6, _MODIFY.size - 6
-_K_SUBMIT, _K_MARKET, _K_CANCEL, _K_MODIFY = (int(Kind.SUBMIT), int(Kind.MARKET),
-                                              int(Kind.CANCEL), int(Kind.MODIFY))
 _NONE_BATCH = 1024  # Durability.none(): records handed to the OS per write
+_BACKLOG = 4  # group commit: appends wait for the disk once this many groups wait
+
 
 class JournalWriteError(JournalError):
     """Writing or syncing the journal failed; the writer is unusable (``__cause__`` is the
@@ -115,7 +104,23 @@ class Durability:
 class JournalWriter:
     """Appends records to the journal in ``folder`` (created if missing); see the module
     docstring. ``next_seq``: the number the next record gets (= records in the journal);
-    ``durable_seq``: how many records are known to be on disk (fsynced)."""
+    ``durable_seq``: how many records are known to be on disk (fsynced); ``queued``: how many
+    wait in memory.
+
+    The fast path, bound to the writer (the compiled queue's methods; ints checked, numpy ints
+    taken, bools refused, TypeError/ValueError naming the field; each returns the record's
+    sequence number)::
+
+        submit(time, member, instrument, side, price_ticks, lots, tif, client_order_id=None)
+        market(time, member, instrument, side, lots, client_order_id=None)
+        cancel(time, member, order_id)
+        modify(time, member, order_id, lots, price_ticks=0)
+    """
+
+    submit: Callable[..., int]
+    market: Callable[..., int]
+    cancel: Callable[..., int]
+    modify: Callable[..., int]
 
     def __init__(self, folder: str | os.PathLike[str], durability: Durability | None = None,
                  *, segment_bytes: int | None = 64 << 20) -> None:
@@ -129,65 +134,80 @@ class JournalWriter:
             raise ValueError(f"segment_bytes: {segment_bytes!r} is not an int > {HEADER_SIZE}")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._limit = math.inf if segment_bytes is None else segment_bytes
         self._fsync_on = self.durability.mode != "none"
-        self._threshold = self.durability.records
-        self._pending: deque[bytes] = deque()
         self._io_lock = threading.Lock()
-        self._broken: BaseException | None = None
+        self._closed = False
+        group = self.durability.mode == "group"
+        self._wake = threading.Event()  # group commit: records are waiting
+        self._now = threading.Event()  # group commit: a whole group waits, flush it now
         self._lock = FolderLock(self.folder, "open a second writer")
         try:
-            self._open_tail()
+            self._open_tail(-1 if segment_bytes is None else segment_bytes, group)
         except BaseException:
             self._lock.release()
             raise
-        self._wake: threading.Event | None = None
-        if self.durability.mode == "group" and self.durability.ms is not None:
-            self._wake = threading.Event()
+        queue = self._queue
+        self.submit, self.market = queue.submit, queue.market
+        self.cancel, self.modify = queue.cancel, queue.modify
+        self._thread: threading.Thread | None = None
+        if group:
             self._thread = threading.Thread(target=self._flusher, name="journal-flush",
                                             daemon=True)
             self._thread.start()
 
     # -- opening ---------------------------------------------------------------------------
 
-    def _open_tail(self) -> None:
+    def _open_tail(self, segment_limit: int, group: bool) -> None:
         """Continue the journal after its last record, or start segment 1."""
         from .reader import scan  # the reader knows every rule of a sound journal
 
         found = segment_paths(self.folder)
+        records = 0
+        if found:
+            state = scan(self.folder)
+            if state.tail is not None:
+                raise TornTail(f"journal {str(self.folder)!r} has a torn tail ({state.tail}); "
+                               f"cut it with truncate_to_last_good before appending")
+            records = state.records
+        self.durable_seq = records
+        n = self.durability.records
+        self._queue = FrameQueue(
+            threshold=n, limit=n * _BACKLOG if group else n, segment_limit=segment_limit,
+            next_seq=records, on_first=self._wake.set if group else None,
+            on_full=self._flush_soon if group else None, on_limit=self._flush,
+            on_roll=self._roll, slow=self._slow)
         if not found:
-            self._next_seq = self.durable_seq = 0
             self._start_segment(1)
             return
-        state = scan(self.folder)
-        if state.tail is not None:
-            raise TornTail(f"journal {str(self.folder)!r} has a torn tail ({state.tail}); cut "
-                           f"it with truncate_to_last_good before appending")
         number, path = found[-1]
-        self._segment, self._next_seq = number, state.records
-        self.durable_seq = state.records
+        self._segment = number
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-        self._size = os.fstat(self._fd).st_size
-        self._in_segment = state.segments[-1].records
+        self._queue.segment(os.fstat(self._fd).st_size, state.segments[-1].records)
 
     def _start_segment(self, number: int) -> None:
         path = self.folder / segment_name(number)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         try:
-            write_all(fd, SegmentHeader(number, self._next_seq).pack())
+            write_all(fd, SegmentHeader(number, self._queue.next_seq).pack())
             if self._fsync_on:
                 fsync_file(fd)
                 fsync_folder(self.folder)
         except BaseException:
             os.close(fd)
             raise
-        self._fd, self._segment, self._size, self._in_segment = fd, number, HEADER_SIZE, 0
+        self._fd, self._segment = fd, number
+        self._queue.segment(HEADER_SIZE, 0)
 
     # -- appending -------------------------------------------------------------------------
 
     @property
     def next_seq(self) -> int:
-        return self._next_seq
+        return self._queue.next_seq
+
+    @property
+    def queued(self) -> int:
+        """Records appended and not yet handed to the operating system."""
+        return self._queue.queued
 
     def append(self, command: Command, time: float = 0.0) -> int:
         """Journal ``command`` given at exchange time ``time`` (seconds since midnight);
@@ -199,74 +219,24 @@ class JournalWriter:
         if isinstance(time, bool) or not isinstance(time, (int, float)) \
                 or not math.isfinite(time):
             raise ValueError(f"time: {time!r} is not a finite number of seconds")
-        payload = command.payload()
-        size = MIN_BODY + len(payload)
-        if size > MAX_BODY:
-            raise ValueError(f"{type(command).__name__}: {size} bytes is more than a journal "
-                             f"record holds ({MAX_BODY}); split it")
-        return self._add(_HEAD.pack(MARK, size, command.KIND, time) + payload)
-
-    def submit(self, time: float, member: int, instrument: int, side: int, price_ticks: int,
-               lots: int, tif: int, client_order_id: str | None = None) -> int:
-        """Fast :class:`~exchange.journal.commands.Submit`: the venue's checked ints (the
-        command class checks, this does not; struct refuses what does not fit)."""
-        if client_order_id is not None:
-            return self.append(Submit(member, instrument, side, price_ticks, lots, tif,
-                                      client_order_id), time)
-        return self._add(_SUBMIT.pack(MARK, _SUBMIT_LEN, _K_SUBMIT, time, member, instrument,
-                                      side, price_ticks, lots, tif, 0))
-
-    def market(self, time: float, member: int, instrument: int, side: int, lots: int,
-               client_order_id: str | None = None) -> int:
-        """Fast :class:`~exchange.journal.commands.MarketOrder` (as :meth:`submit`)."""
-        if client_order_id is not None:
-            return self.append(MarketOrder(member, instrument, side, lots, client_order_id),
-                               time)
-        return self._add(_MARKET.pack(MARK, _MARKET_LEN, _K_MARKET, time, member, instrument,
-                                      side, lots, 0))
-
-    def cancel(self, time: float, member: int, order_id: int) -> int:
-        """Fast :class:`~exchange.journal.commands.Cancel` (as :meth:`submit`)."""
-        return self._add(_CANCEL.pack(MARK, _CANCEL_LEN, _K_CANCEL, time, member, order_id))
-
-    def modify(self, time: float, member: int, order_id: int, lots: int,
-               price_ticks: int = 0) -> int:
-        """Fast :class:`~exchange.journal.commands.Modify` (as :meth:`submit`)."""
-        return self._add(_MODIFY.pack(MARK, _MODIFY_LEN, _K_MODIFY, time, member, order_id,
-                                      lots, price_ticks))
+        return self._queue.frame(command.KIND, time, command.payload())
 
     def process(self, time: float, orders: np.ndarray) -> int:
-        """:class:`~exchange.journal.commands.Process` of ``orders`` (copied once, with its
-        dtype description). O(orders)."""
+        """:class:`~exchange.journal.commands.Process` of ``orders`` (with its dtype
+        description). O(orders)."""
         return self.append(Process(orders), time)
 
-    def _add(self, frame: bytes) -> int:
-        """Queue one framed record (its CRC added here) and flush as the policy says."""
-        if self._broken is not None:
-            self._raise_broken()
-        record = frame + zlib.crc32(frame).to_bytes(4, "little")
-        if self._size + len(record) > self._limit and self._in_segment:
-            self._roll()
-        queue = self._pending
-        queue.append(record)
-        self._size += len(record)
-        self._in_segment += 1
-        seq = self._next_seq
-        self._next_seq = seq + 1
-        waiting = len(queue)
-        if waiting >= self._threshold:
-            self._flush()
-        elif waiting == 1 and self._wake is not None:
-            self._wake.set()
-        return seq
+    def _slow(self, kind: int, time: float, fields: tuple) -> int:
+        """A hot command the compiled path leaves to the command class (a client order id)."""
+        return self.append(COMMANDS[kind](*fields), time)
 
     # -- reaching the disk -----------------------------------------------------------------
 
     def sync(self) -> None:
         """Write every queued record and, unless the policy is ``none``, fsync: everything
         appended so far is then durable. JournalWriteError if writing fails."""
-        if self._broken is not None:
-            self._raise_broken()
+        if self._queue.broken is not None:
+            raise self._queue.broken
         self._flush()
 
     def _flush(self) -> None:
@@ -276,20 +246,23 @@ class JournalWriter:
     def _drain(self) -> None:
         """Write the queued records and fsync as the policy says; the caller holds the I/O
         lock. A failure breaks the writer (module docstring)."""
-        queue = self._pending
-        count = len(queue)
+        data, count = self._queue.take()
         if not count:
             return
-        data = b"".join([queue.popleft() for _ in range(count)])
         try:
             write_all(self._fd, data)
             if self._fsync_on:
                 fsync_file(self._fd)
                 self.durable_seq += count
         except OSError as exc:
-            self._broken = exc
-            raise JournalWriteError(f"journal {str(self.folder)!r}: writing failed: {exc}") \
-                from exc
+            self._break(exc, "writing failed")
+
+    def _break(self, exc: OSError, what: str) -> NoReturn:
+        error = JournalWriteError(f"journal {str(self.folder)!r}: {what}: {exc}; the writer "
+                                  f"is unusable")
+        error.__cause__ = exc
+        self._queue.broken = error
+        raise error
 
     def _roll(self) -> None:
         """Finish the current segment (written and synced) and start the next."""
@@ -299,56 +272,55 @@ class JournalWriter:
             try:
                 self._start_segment(self._segment + 1)
             except OSError as exc:
-                self._broken = exc
-                raise JournalWriteError(f"journal {str(self.folder)!r}: cannot start segment "
-                                        f"{self._segment + 1}: {exc}") from exc
+                self._break(exc, f"cannot start segment {self._segment + 1}")
+
+    def _flush_soon(self) -> None:
+        self._now.set()
+        self._wake.set()
 
     def _flusher(self) -> None:
-        """The group commit's clock: once records wait, sleep ``ms`` and flush them."""
-        assert self._wake is not None and self.durability.ms is not None
-        wake, delay = self._wake, self.durability.ms / 1000.0
+        """The group commit's thread: once records wait, wait ``ms`` (or until a whole group
+        waits) and flush them."""
+        wake, now = self._wake, self._now
+        delay = None if self.durability.ms is None else self.durability.ms / 1000.0
         while True:
             wake.wait()
-            if self._broken is not None:
+            if self._closed or self._queue.broken is not None:
                 return
             wake.clear()
-            _time.sleep(delay)
+            now.wait(delay)
+            now.clear()
+            if self._closed:
+                return
             try:
                 self._flush()
-            except BaseException as exc:  # raised by the writer's next call
-                if self._broken is None:
-                    self._broken = exc
+            except BaseException:  # JournalWriteError: the queue raises it from now on
                 return
-            if self._pending:
+            if self._queue.queued:
                 wake.set()  # records came while flushing: their clock is running
-
-    def _raise_broken(self) -> None:
-        if isinstance(self._broken, _Closed):
-            raise ValueError(f"journal writer of {str(self.folder)!r} is closed")
-        raise JournalWriteError(f"journal {str(self.folder)!r}: an earlier write or fsync "
-                                f"failed ({self._broken}); the writer is unusable") \
-            from self._broken
 
     # -- closing ---------------------------------------------------------------------------
 
     def close(self) -> None:
         """Sync (as :meth:`sync`), stop the background thread and close the files. Closing
-        twice does nothing."""
-        if isinstance(self._broken, _Closed):
+        twice does nothing; JournalWriteError if the writer had failed."""
+        if self._closed:
             return
+        failed = self._queue.broken
         try:
-            if self._broken is None:
+            if failed is None:
                 self._flush()
         finally:
-            failed = self._broken
-            self._broken = _Closed()
-            if self._wake is not None:
-                self._wake.set()
+            self._closed = True
+            failed = self._queue.broken
+            self._queue.broken = ValueError(f"journal writer of {str(self.folder)!r} is closed")
+            if self._thread is not None:
+                self._flush_soon()
                 self._thread.join()
             with self._io_lock:
                 os.close(self._fd)
             self._lock.release()
-        if failed is not None and not isinstance(failed, _Closed):
+        if failed is not None:
             raise JournalWriteError(f"journal {str(self.folder)!r}: closed after a failed "
                                     f"write ({failed})") from failed
 
@@ -361,10 +333,4 @@ class JournalWriter:
 
     def __repr__(self) -> str:
         return (f"JournalWriter({str(self.folder)!r}, {self.durability}, next_seq="
-                f"{self._next_seq})")
-
-
-class _Closed(Exception):
-    """Marks a closed writer in ``_broken`` (one check on the hot path covers both)."""
-
-
+                f"{self.next_seq})")
