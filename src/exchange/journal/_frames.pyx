@@ -117,17 +117,17 @@ cdef object _exact(object value, str what):
 cdef inline int64_t _i64(object value, str what) except? -1:
     if type(value) is not int:
         value = _exact(value, what)
-    if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
-        raise ValueError(f"{what}: {value} is not in -2**63..2**63-1")
-    return <int64_t>value
+    try:
+        return <int64_t>value  # C-level conversion; OverflowError outside int64
+    except OverflowError:
+        raise ValueError(f"{what}: {value} is not in -2**63..2**63-1") from None
 
 
-cdef inline uint64_t _unsigned(object value, str what, uint64_t high) except? 0xFFFFFFFF:
-    if type(value) is not int:
-        value = _exact(value, what)
-    if not 0 <= value <= high:
-        raise ValueError(f"{what}: {value} is not in 0..{high}")
-    return <uint64_t>value
+cdef inline uint64_t _unsigned(object value, str what, int64_t high) except? 0xFFFFFFFF:
+    cdef int64_t result = _i64(value, what)
+    if not 0 <= result <= high:
+        raise ValueError(f"{what}: {result} is not in 0..{high}")
+    return <uint64_t>result
 
 
 cdef inline double _time(object value) except? -1.0:
