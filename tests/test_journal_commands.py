@@ -180,6 +180,19 @@ def test_a_bad_field_is_refused_by_name(make, words):
         make()
 
 
+def test_a_payload_that_does_not_parse_is_a_value_error():
+    limits = AddMember(1, "A", "DEFERRED", {"KZT": "5"}).payload()
+    for kind, payload in ((Kind.ADD_MEMBER, limits.replace(b"\x015", b"\x01x")),
+                          (Kind.CANCEL, Cancel(1, 2).payload()[:-1]),
+                          (Kind.SUBMIT, Submit(1, 2, 0, 5, 1, 0, "ab").payload()[:-1]),
+                          (Kind.OPEN_SESSION, b"\x02\xff\xfe"),
+                          (Kind.SETUP, b"\x02\x00\x00\x00[]"),
+                          (Kind.PROCESS, b"\x04\x00\"x\"}"),
+                          (99, b"")):
+        with pytest.raises(ValueError):
+            decode(kind, memoryview(payload))
+
+
 def test_json_values_are_normalised_so_that_a_decoded_copy_is_equal():
     command = Setup({"symbols": ["USDKZT_TOD", "KZTK"], "n": np.int64(3), "x": {"b": 1, "a": 2}})
     assert command.settings == {"n": 3, "symbols": ("USDKZT_TOD", "KZTK"), "x": {"a": 2, "b": 1}}

@@ -320,6 +320,7 @@ class Command:
 
     KIND: ClassVar[Kind]
     LAYOUT: ClassVar[tuple[Codec, ...]]
+    _read_plan: ClassVar[tuple[struct.Struct, tuple[Codec, ...], tuple[str, ...] | None]]
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -335,14 +336,35 @@ class Command:
     @classmethod
     def from_payload(cls, data: memoryview) -> Command:
         """The command whose payload is ``data``; ValueError (or struct.error) if it does not
-        parse or leaves bytes over."""
-        values, offset = [], 0
-        for codec in cls.LAYOUT:
+        parse or leaves bytes over. Integers and texts need no checks once read (their
+        widths bound them): a command of those alone is made without (the hot ones)."""
+        head, rest, names = cls._reading()
+        values: list[Any] = list(head.unpack_from(data))
+        offset = head.size
+        for codec in rest:
             value, offset = codec.read(data, offset)
             values.append(value)
         if offset != len(data):
             raise ValueError(f"{cls.__name__}: {len(data) - offset} bytes after the last field")
-        return cls(*values)
+        if names is None:
+            return cls(*values)
+        command = cls.__new__(cls)
+        command.__dict__.update(zip(names, values))  # a frozen dataclass: no __setattr__
+        return command
+
+    @classmethod
+    def _reading(cls) -> tuple[struct.Struct, tuple[Codec, ...], tuple[str, ...] | None]:
+        """(one struct for the leading integer fields, the codecs of the others, the field
+        names if no field needs a check once read, else None); worked out once per class."""
+        if "_read_plan" not in cls.__dict__:
+            lead = 0
+            while lead < len(cls.LAYOUT) and isinstance(cls.LAYOUT[lead], _Int):
+                lead += 1
+            head = struct.Struct("<" + "".join(c.fmt or "" for c in cls.LAYOUT[:lead]))
+            plain = all(isinstance(c, (_Int, _Str)) for c in cls.LAYOUT)
+            names = tuple(f.name for f in fields(cast(Any, cls))) if plain else None
+            cls._read_plan = (head, cls.LAYOUT[lead:], names)
+        return cls._read_plan
 
 
 @dataclass(frozen=True)
@@ -523,5 +545,5 @@ def decode(kind: int, payload: memoryview) -> Command:
         raise ValueError(f"record kind {kind} is not a command of this format version")
     try:
         return cls.from_payload(payload)
-    except (struct.error, UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+    except (struct.error, UnicodeDecodeError, ArithmeticError, TypeError, KeyError) as exc:
         raise ValueError(f"{cls.__name__}: payload does not parse ({exc})") from None
