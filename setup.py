@@ -1,22 +1,25 @@
-"""Build the compiled order-book core and the venue's compiled engine; all other metadata lives
-in pyproject.toml."""
+"""Build the compiled parts: the order-book core, the venue's engine and the journal's frame
+queue; all other metadata lives in pyproject.toml."""
 import sys
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
+# MSVC spells optimisation /O2 (cibuildwheel builds Windows wheels with it)
+OPTIMISE = ["/O2"] if sys.platform == "win32" else ["-O3"]
+NUMPY = dict(include_dirs=[numpy.get_include(), "src"],
+             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
+
 extensions = [
-    Extension(
-        name,
-        [source],
-        include_dirs=[numpy.get_include(), "src"],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        # MSVC spells optimisation /O2 (cibuildwheel builds Windows wheels with it)
-        extra_compile_args=["/O2"] if sys.platform == "win32" else ["-O3"],
-    )
-    for name, source in (("exchange._book", "src/exchange/_book.pyx"),
-                         ("exchange.venue._engine", "src/exchange/venue/_engine.pyx"))
+    Extension("exchange._book", ["src/exchange/_book.pyx"], extra_compile_args=OPTIMISE,
+              **NUMPY),
+    # risk, the order index and trade staging in C; cimports the book
+    Extension("exchange.venue._engine", ["src/exchange/venue/_engine.pyx"],
+              extra_compile_args=OPTIMISE, **NUMPY),
+    # the journal writer's hot half (framing, CRC-32, the queue); no numpy
+    Extension("exchange.journal._frames", ["src/exchange/journal/_frames.pyx"],
+              extra_compile_args=OPTIMISE),
 ]
 
 setup(

@@ -43,12 +43,15 @@ KINDS = {
     "test_exchange_sessions.py": "integration",
     "test_fees.py": "unit",
     "test_instruments.py": "unit",
+    "test_journal_commands.py": "unit",
+    "test_journal_files.py": "integration",
     "test_lobster_data.py": "integration",
     "test_lobster_replay.py": "integration",
     "test_readme.py": "integration",
     "test_sim_agents.py": "integration",
     "test_sim_cli.py": "integration",
     "test_sim_day.py": "integration",
+    "test_sim_days.py": "integration",
     "test_sim_output.py": "integration",
     "test_sweep.py": "integration",
     "test_wheel.py": "integration",
@@ -62,6 +65,7 @@ SLOW = {
     "test_clearing_netting.py::test_matches_per_trade_reference",
     "test_clearing_netting.py::test_every_asset_and_date_nets_to_zero",
     "test_sim_day.py",  # one simulated day per module, and three more for the seed test
+    "test_sim_days.py",  # three simulated days per module, and more for the seed tests
 }
 
 

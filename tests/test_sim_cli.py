@@ -4,7 +4,9 @@ failure after the start removes what the run created. And a small run writes its
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -54,6 +56,10 @@ BAD = [
     (["--ledger", "missing/ledger.sqlite"], ["--ledger", "missing", "does not exist"]),
     (["--ledger", "/proc/ledger.sqlite"], ["--ledger", "cannot write", "/proc"]),
     (["--frobnicate"], ["unrecognized arguments", "--frobnicate"]),
+    (["--days", "0"], ["--days", "1..250", "got 0"]),
+    (["--days", "251"], ["--days", "251"]),
+    (["--days", "two"], ["--days", "'two'"]),
+    (["--days", "2", "--orders", "3000000"], ["--days", "2 days of 3,000,000", "5,000,000"]),
 ]
 
 
@@ -85,7 +91,7 @@ def test_no_command_exits_2(capsys):
 def test_help_shows_ranges_and_defaults(capsys):
     assert main(["simulate", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    for part in ("--members 6..1000", "--orders 1..5000000", "--seed 0..2**63-1",
+    for part in ("--members 6..1000", "--orders 1..5000000", "--seed 0..2**63-1", "--days 1..250",
                  "--date 2000-01-01..2099-12-31", "(default 20)", "(default 50000)",
                  "(default 1)", "(default 2026-11-27)", "(default ./out)", "--json"):
         assert part in text
@@ -93,8 +99,8 @@ def test_help_shows_ranges_and_defaults(capsys):
 
 def test_defaults():
     args = build_parser().parse_args(["simulate"])
-    assert (args.seed, args.members, args.date, args.out, args.ledger, args.quiet, args.json) \
-        == (1, 20, dt.date(2026, 11, 27), "out", None, False, False)
+    assert (args.seed, args.members, args.date, args.out, args.ledger, args.quiet, args.json,
+            args.days) == (1, 20, dt.date(2026, 11, 27), "out", None, False, False, 1)
     assert args.orders == cli.DEFAULT_ORDERS
 
 
@@ -162,3 +168,32 @@ def test_python_dash_m_exchange_simulate(tmp_path):
     assert pq.read_table(out / "trades.parquet").num_rows > 0
     assert (out / "report.html").stat().st_size > 50_000
     assert (tmp_path / "ledger.sqlite").stat().st_size > 0
+
+
+def _wall_clock_free(page: str) -> str:
+    """A report page without its wall-clock figures (speeds and timings)."""
+    page = re.sub(r"Wall-clock timings of this run: .*?\. Files", "Files", page)
+    return re.sub(r"[0-9][0-9,]*/s", "N/s", page)
+
+
+def test_one_day_writes_the_same_files_as_days_1(tmp_path):
+    common = ["simulate", "--orders", "300", "--members", "8", "--seed", "3", "--quiet"]
+    assert main(common + ["--out", str(tmp_path / "plain")]) == 0
+    assert main(common + ["--days", "1", "--out", str(tmp_path / "one")]) == 0
+    for name in ("trades.parquet", "obligations.parquet", "settlement.parquet"):
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    plain, one = ((tmp_path / d / "report.html").read_text() for d in ("plain", "one"))
+    assert "Simulated KASE trading day: 2026-11-27" in plain
+    assert _wall_clock_free(plain) == _wall_clock_free(one)
+
+
+def test_days_3_prints_a_summary_of_every_day(tmp_path, capsys):
+    assert main(["simulate", "--orders", "300", "--members", "8", "--seed", "3", "--days", "3",
+                 "--date", "2026-11-28", "--json", "--out", str(tmp_path / "out")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["requested_date"] == "2026-11-28"  # a Saturday: trading from Monday
+    assert data["trade_dates"] == ["2026-11-30", "2026-12-01", "2026-12-02"]
+    assert len(data["days"]) == 3 and data["trades"] == sum(d["trades"] for d in data["days"])
+    trades = pq.read_table(tmp_path / "out" / "trades.parquet")
+    assert sorted(set(trades.column("trade_date").to_pylist())) == \
+        [dt.date(2026, 11, 30), dt.date(2026, 12, 1), dt.date(2026, 12, 2)]

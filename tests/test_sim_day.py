@@ -14,19 +14,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from exchange.clearing import EXCHANGE_FEES
-from exchange.codes import CODES
-from exchange.venue.codes import RejectReason
-from exchange.venue.members import Regime
-from exchange.records import NET
-from exchange.sim import default_scenario, run_day
 from exchange.app.report import write_outputs
 from exchange.app.summary import settlement as settlement_table
-from exchange.clearing import EXCHANGE_FEES
+from exchange.codes import CODES
 from exchange.records import NET
 from exchange.sim import default_scenario, run_day
 from exchange.venue.codes import RejectReason
 from exchange.venue.members import Regime
+from sim_checks import assert_ledger_conserves, net_legs
 
 DATE = dt.date(2026, 11, 27)
 T1, T2 = dt.date(2026, 11, 30), dt.date(2026, 12, 1)
@@ -45,26 +40,6 @@ def day(tmp_path_factory):
 
 def _role(result, role):
     return [m.id for m in result.scenario.members if m.role == role]
-
-
-def _legs(trades) -> dict[tuple[int, str, np.datetime64], int]:
-    """Every NET trade's movements per (member, asset, date), summed in Python."""
-    due: dict = defaultdict(int)
-    for t in trades[CODES.settlement_of(trades["instrument"]) == NET]:
-        near, far = t["settle_date"], t["far_settle_date"]
-        base, quote = CODES.asset.name(t["base_asset"]), CODES.asset.name(t["quote_asset"])
-        buyer, seller = int(t["buyer"]), int(t["seller"])
-        due[(buyer, base, near)] += int(t["base_amount"])
-        due[(buyer, quote, near)] -= int(t["quote_amount"]) + int(t["fee_buyer"])
-        due[(seller, base, near)] -= int(t["base_amount"])
-        due[(seller, quote, near)] += int(t["quote_amount"]) - int(t["fee_seller"])
-        due[(EXCHANGE_FEES, quote, near)] += int(t["fee_buyer"]) + int(t["fee_seller"])
-        if not np.isnat(far):
-            due[(buyer, base, far)] -= int(t["base_amount"])  # a swap returns the base amount
-            due[(buyer, quote, far)] += int(t["far_quote_amount"])
-            due[(seller, base, far)] += int(t["base_amount"])
-            due[(seller, quote, far)] -= int(t["far_quote_amount"])
-    return {k: v for k, v in due.items() if v}
 
 
 def test_the_day_traded_in_every_session(day):
@@ -95,7 +70,7 @@ def test_every_trade_is_in_the_netting(day):
     net = result.obligations.net
     got = {(int(m), a, d): int(x) for m, a, d, x in
            zip(net["member"], CODES.asset.decode(net["asset"]), net["date"], net["amount"])}
-    assert got == _legs(result.trades)
+    assert got == net_legs(result.trades)
     gross = result.obligations.gross
     securities = result.trades[CODES.settlement_of(result.trades["instrument"]) != NET]
     assert len(securities) > 0
@@ -114,21 +89,7 @@ def test_obligations_net_to_zero_per_asset_and_date(day):
 
 
 def test_the_ledger_conserves_every_asset(day):
-    result, _ = day
-    for s in result.settlements:
-        assert s.totals_before == s.totals_after, s.date
-    # the only movements in or out are the opening deposits and the top-ups
-    expected: dict = defaultdict(int)
-    for (_, asset), amount in result.opening.items():
-        expected[asset] += amount
-    for s in result.settlements:
-        for _, asset, amount in s.top_ups:
-            expected[asset] += amount
-    final: dict = defaultdict(int)
-    for _, asset, balance in result.ledger.accounts():
-        final[asset] += balance
-    for asset in set(final) | set(expected):
-        assert final.get(asset, 0) == expected.get(asset, 0), asset
+    assert_ledger_conserves(day[0])
 
 
 def test_failing_members_roll_as_reported(day):

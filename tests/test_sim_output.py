@@ -168,6 +168,18 @@ def test_in_a_terminal_the_bars_end_before_the_steps_after_trading():
     assert 0 <= text.rindex("morning session") < text.index("end of day: official rates")
 
 
+def test_in_a_terminal_each_day_of_a_run_gets_its_own_bars_below_its_steps():
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with progress_for(console) as bars:
+        bars.update("2026-11-27 morning", 10, 10)
+        bars.phase("settling 2026-11-27")
+        bars.update("2026-11-30 morning", 10, 10)
+        bars.phase("settling 2026-11-30")
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", console.file.getvalue())  # colours off
+    assert text.rindex("2026-11-27 morning session") < text.index("settling 2026-11-27") \
+        < text.index("2026-11-30 morning session") < text.index("settling 2026-11-30")
+
+
 def test_piped_progress_is_one_line_per_session_in_order():
     console = Console(file=io.StringIO(), width=80)
     with progress_for(console) as lines:

@@ -54,8 +54,9 @@ def test_sdist_has_the_cython_source_and_no_generated_c(installed):
         names = {Path(n).relative_to(Path(n).parts[0]).as_posix() for n in archive.getnames()
                  if len(Path(n).parts) > 1}
     assert {"src/exchange/_book.pyx", "src/exchange/_book.pyi", "setup.py", "pyproject.toml",
+            "src/exchange/journal/_frames.pyx", "src/exchange/journal/_frames.pyi",
             "tests/data/lobster/SOURCE.md", "docs/api.md"} <= names
-    assert "src/exchange/_book.c" not in names and not any(n.endswith(".so") for n in names)
+    assert not any(n.endswith(".c") or n.endswith(".so") for n in names)
 
 
 def test_the_wheel_runs_without_cython_or_sources(installed, tmp_path):

@@ -56,10 +56,25 @@ def check_exchange_day() -> None:
     assert run.status == "settled" and ex.ledger.balance(2, "USD") == 1_000_000
 
 
+def check_journal() -> None:
+    """The compiled frame queue ships too: a journal written and read back."""
+    import tempfile
+
+    from exchange.journal import BeginDay, Durability, JournalReader, JournalWriter, Submit
+
+    with tempfile.TemporaryDirectory() as folder:
+        with JournalWriter(folder, Durability.fsync_each()) as journal:
+            journal.append(BeginDay(dt.date(2026, 11, 27)), 0.0)
+            journal.submit(36_000.0, 1, 0, 0, 51_235, 10, 0)
+        commands = [entry.command for entry in JournalReader(folder)]
+    assert commands == [BeginDay(dt.date(2026, 11, 27)), Submit(1, 0, 0, 51_235, 10, 0)]
+
+
 def main() -> int:
     check_installed_not_source()
     check_book()
     check_exchange_day()
+    check_journal()
     import exchange
 
     print(f"wheel smoke: ok (exchange {exchange.__version__}, Python "

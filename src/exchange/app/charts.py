@@ -1,7 +1,8 @@
 """Charts of a simulated day (matplotlib, Agg backend: no display needed).
 
-Each function takes a :class:`~exchange.sim.day.DayResult` and returns a matplotlib
-``Figure``; :func:`png` turns one into PNG bytes. The charts:
+Each function takes a :class:`~exchange.sim.day.DayResult` (the positions and settlement
+charts also a :class:`~exchange.sim.days.RunResult`) and returns a matplotlib ``Figure``;
+:func:`png` turns one into PNG bytes. The charts:
 
 * :func:`price_chart`: USD/KZT trade prices (per-bin last, high-low band) and each session's
   running VWAP through the day, session boundaries marked, the new official rate as a line;
@@ -9,7 +10,9 @@ Each function takes a :class:`~exchange.sim.day.DayResult` and returns a matplot
   close;
 * :func:`volume_chart`: turnover per instrument and session (log scale: FX dwarfs securities);
 * :func:`positions_chart`: net obligations per member in each currency;
-* :func:`settlement_chart`: per settlement date, members settled and failed, and shortfalls.
+* :func:`settlement_chart`: per settlement date, members settled and failed, and shortfalls;
+* :func:`days_chart` (a multi-day run): USD/KZT per day with the official rate in force,
+  turnover per day and session, and members settled and failed per settlement date.
 
 Large days are binned (a few hundred points per line), so drawing costs O(trades) numpy work
 plus a constant.
@@ -30,12 +33,13 @@ from matplotlib.ticker import FuncFormatter, MultipleLocator
 from exchange.codes import CODES
 from exchange.records import SESSION_NAMES
 from exchange.reference.instruments import KZT
-from exchange.sim.day import DayResult
+from exchange.sim.day import DayResult, SettlementDay
+from exchange.sim.days import RunResult
 
-from .summary import hhmm
+from .summary import Outcome, hhmm
 
 __all__ = ["price_chart", "depth_chart", "volume_chart", "positions_chart", "settlement_chart",
-           "png", "all_charts"]
+           "days_chart", "png", "all_charts"]
 
 SESSION_COLORS = {"morning": "#f2c14e", "day": "#5b8def", "evening": "#8e5bd8"}
 _LINE_COLORS = {"TOD": "#1f5fa8", "TOM": "#2a9d5c", "SPT": "#c2571a"}
@@ -223,7 +227,7 @@ _UNITS = {"KZT": (1e6, "million KZT"), "USD": (1e3, "thousand USD"),
           "EUR": (1e3, "thousand EUR"), "RUB": (1e6, "million RUB")}
 
 
-def positions_chart(result: DayResult) -> Figure:
+def positions_chart(result: Outcome) -> Figure:
     """Net obligations per member and currency, all dates (+ receives, - pays)."""
     net = result.obligations.net
     failed = {m for s in result.settlements for m in s.result.failed_members}
@@ -259,7 +263,7 @@ def positions_chart(result: DayResult) -> Figure:
     return fig
 
 
-def _busiest(result: DayResult, net: np.ndarray, failed: set[int], most: int = 40) -> list[int]:
+def _busiest(result: Outcome, net: np.ndarray, failed: set[int], most: int = 40) -> list[int]:
     """Member ids to chart, in id order: all of them, or the failed ones and those with the
     largest absolute KZT obligations, ``most`` in all."""
     ids = [m.id for m in result.scenario.members]
@@ -271,18 +275,25 @@ def _busiest(result: DayResult, net: np.ndarray, failed: set[int], most: int = 4
     return sorted(ranked[:most])
 
 
-def settlement_chart(result: DayResult) -> Figure:
+def _settled_failed(runs: list[SettlementDay]) -> tuple[list[int], list[int]]:
+    """Per run: members whose NET obligations settled, and members that failed."""
+    settled, failed = [], []
+    for d in runs:
+        net = d.result.net
+        lines = net[(net["kind"] == CODES.kind.code("net")) & (net["member"] >= 0)]
+        failed.append(len(d.result.failed_members))
+        settled.append(len(set(lines["member"].tolist())) - failed[-1])
+    return settled, failed
+
+
+def settlement_chart(result: Outcome) -> Figure:
     """Per settlement date: members settled / failed, and the shortfalls by asset."""
     days = result.settlements
     fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.6), layout="constrained")
-    labels = [f"{d.date.isoformat()}\n{_tenor(result, d.date)}" for d in days]
-    settled, failed = [], []
-    for d in days:
-        net = d.result.net
-        lines = net[(net["kind"] == CODES.kind.code("net")) & (net["member"] >= 0)]
-        members = set(lines["member"].tolist())
-        failed.append(len(d.result.failed_members))
-        settled.append(len(members) - failed[-1])
+    labels = [f"{d.date.isoformat()}\n"
+              f"{_tenor(result, d.date) if isinstance(result, DayResult) else f'{d.date:%a}'}"
+              for d in days]
+    settled, failed = _settled_failed(days)
     x = np.arange(len(days))
     left.bar(x, settled, color=_BUY, label="settled")
     left.bar(x, failed, bottom=settled, color=_SELL, label="failed (rolled)")
@@ -310,7 +321,7 @@ def _tenor(result: DayResult, day) -> str:
     return f"T+{n}"
 
 
-def _shortfalls(ax, result: DayResult, labels: list[str]) -> None:
+def _shortfalls(ax, result: Outcome, labels: list[str]) -> None:
     """Grouped bars: the shortfall per asset and date, in the asset's display unit."""
     assets = sorted({a for d in result.settlements
                      for a in CODES.asset.decode(d.result.shortfalls["asset"])})
@@ -338,6 +349,77 @@ def _shortfalls(ax, result: DayResult, labels: list[str]) -> None:
     ax.set_title("Shortfall of failed members per date")
     ax.legend(frameon=False, fontsize=8)
     ax.margins(y=0.2)
+
+
+def days_chart(run: RunResult) -> Figure:
+    """A multi-day run across its days (see the module docstring)."""
+    fig = plt.figure(figsize=(10.5, 7.2), layout="constrained")
+    grid = fig.add_gridspec(2, 2)
+    _days_prices(fig.add_subplot(grid[0, :]), run)
+    _days_turnover(fig.add_subplot(grid[1, 0]), run)
+    runs = run.settlements
+    ax = fig.add_subplot(grid[1, 1])
+    settled, failed = _settled_failed(runs)
+    x = np.arange(len(runs))
+    ax.bar(x, settled, color=_BUY, label="settled")
+    ax.bar(x, failed, bottom=settled, color=_SELL, label="failed (rolled)")
+    ax.set_xticks(x, [f"{d.date:%d %b}" for d in runs], rotation=45)
+    ax.set_ylabel("members with obligations")
+    ax.set_title("NET settlement per settlement date")
+    ax.set_ylim(0, max([s + f for s, f in zip(settled, failed)] + [1]) * 1.3)
+    ax.legend(frameon=False, fontsize=8, loc="upper center", ncol=2)
+    fig.suptitle(f"{len(run.days)} trading days, {run.dates[0]} to {run.dates[-1]}",
+                 fontweight="bold", fontsize=10)
+    return fig
+
+
+def _days_prices(ax, run: RunResult) -> None:
+    """USDKZT_TOD per trade date: the day's range and VWAP, and the official rate in force
+    that day (the previous day's fixing; the scenario's reference on the first day)."""
+    x = np.arange(len(run.days))
+    ins = run.scenario.instruments["USDKZT_TOD"]
+    code, tick = CODES.instrument.find("USDKZT_TOD"), float(ins.tick_size)
+    in_force = [float(run.scenario.reference_rates["USDKZT"])] \
+        if "USDKZT" in run.scenario.reference_rates else [np.nan]
+    for i, day in enumerate(run.days):
+        mine = day.trades[day.trades["instrument"] == code]
+        rate = day.day_end.official_rates.get("USDKZT")
+        in_force.append(np.nan if rate is None else float(rate))
+        if len(mine) == 0:
+            continue
+        prices, qty = mine["price_ticks"] * tick, mine["qty"].astype(float)
+        ax.vlines(i, prices.min(), prices.max(), color=_LINE_COLORS["TOD"], lw=6, alpha=0.3,
+                  label="USDKZT_TOD low-high" if i == 0 else None)
+        ax.plot(i, float((prices * qty).sum() / qty.sum()), "o", color=_LINE_COLORS["TOD"],
+                label="USDKZT_TOD VWAP" if i == 0 else None)
+    ax.step(np.arange(len(run.days) + 1) - 0.5, in_force, where="post", color="black", lw=1.2,
+            ls=":", label="swap reference in force: the previous day's official rate "
+                          "(day 1: the configured rate)")
+    ax.set_xticks(x, [f"{d:%a %d %b}" for d in run.dates])
+    ax.set_xlim(-0.6, len(run.days) - 0.4)
+    ax.set_ylabel("KZT per USD")
+    ax.set_title("USD/KZT per trading day")
+    ax.grid(axis="y", color="#e5e5e5")
+    ax.legend(frameon=False, fontsize=8, loc="best")
+
+
+def _days_turnover(ax, run: RunResult) -> None:
+    """Turnover (KZT, near legs of KZT-quoted trades) per trade date, stacked by session."""
+    x = np.arange(len(run.days))
+    kzt = CODES.asset.find("KZT")
+    bottom = np.zeros(len(run.days))
+    for code, name in enumerate(SESSION_NAMES):
+        values = np.array([float(d.trades["quote_amount"][(d.trades["quote_asset"] == kzt)
+                                                          & (d.trades["session"] == code)]
+                                 .sum()) / 100 for d in run.days])
+        ax.bar(x, values, bottom=bottom, color=SESSION_COLORS[name], label=name)
+        bottom += values
+    ax.set_xticks(x, [f"{d:%d %b}" for d in run.dates], rotation=45)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _short_kzt(v)))
+    ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.3)
+    ax.set_ylabel("turnover, KZT")
+    ax.set_title("Turnover per day and session")
+    ax.legend(frameon=False, fontsize=8, loc="upper center", ncol=3)
 
 
 def all_charts(result: DayResult) -> dict[str, bytes]:

@@ -1,9 +1,9 @@
 """Command line: ``python -m exchange simulate [options]`` (also the ``exchange`` script).
 
-Runs a whole simulated trading day on the embedded default setup (no services needed),
-prints progress and the day's tables (or, with ``--json``, one JSON summary), and writes
-``trades.parquet``, ``obligations.parquet``, ``settlement.parquet`` and ``report.html`` into
-``--out``.
+Runs a whole simulated trading day (or ``--days N`` consecutive ones on one ledger) on the
+embedded default setup (no services needed), prints progress and the tables (or, with
+``--json``, one JSON summary), and writes ``trades.parquet``, ``obligations.parquet``,
+``settlement.parquet`` and ``report.html`` into ``--out``.
 
 Everything the user gave is checked before the day starts (ranges, the date, that ``--out``
 and ``--ledger`` can be written), so a bad value costs no time and leaves nothing behind.
@@ -30,12 +30,16 @@ from exchange.sim.scenario import DEFAULT_DATE, MAX_MEMBERS, MIN_MEMBERS
 from . import sweep
 from .paths import OUTPUT_FILES, Leftovers, PathProblem, check_ledger, check_out
 
-__all__ = ["DEFAULT_ORDERS", "FIRST_DATE", "LAST_DATE", "MAX_ORDERS", "build_parser", "main"]
+__all__ = ["DEFAULT_ORDERS", "FIRST_DATE", "LAST_DATE", "MAX_DAYS", "MAX_ORDERS", "build_parser",
+           "main"]
 
 #: Order messages per session by default: the whole command then takes well under a minute.
 DEFAULT_ORDERS = 50_000
-#: The most order messages per session accepted: memory grows about 1.3 GB per million.
+#: The most order messages per session accepted: memory grows about 1.3 GB per million (over
+#: all days of a run: --days x --orders may not exceed it either).
 MAX_ORDERS = 5_000_000
+#: The most trading days of one run: a year of business days.
+MAX_DAYS = 250
 #: Trade dates accepted: the holiday tables are estimates far ahead, and settlement dates
 #: and rolls must stay far from ``date.max``.
 FIRST_DATE = _dt.date(2000, 1, 1)
@@ -96,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar=f"{FIRST_DATE}..{LAST_DATE}",
                      help=f"trade date YYYY-MM-DD (default {DEFAULT_DATE}); a day without "
                           f"trading moves to the next business day")
+    sim.add_argument("--days", type=_int_in(1, MAX_DAYS), default=1, metavar=f"1..{MAX_DAYS}",
+                     help="consecutive business days to trade on one ledger (default 1); each "
+                          "day's obligations settle on their own dates")
     sim.add_argument("--out", default="out", metavar="DIR",
                      help="output folder, created if missing (default ./out)")
     sim.add_argument("--ledger", default=None, metavar="PATH",
@@ -137,21 +144,28 @@ def _missing_sim_extra() -> str | None:
     return None
 
 
-def _trade_date(requested: _dt.date) -> _dt.date:
-    """``requested`` or the next day the exchange trades; CalendarError if there is none."""
+def _trade_dates(requested: _dt.date, days: int) -> list[_dt.date]:
+    """``days`` business days from ``requested`` (or the next day the exchange trades);
+    CalendarError if the calendar has none."""
     from exchange.sim.day import business_day_on_or_after
+    from exchange.sim.days import trade_dates
 
-    return business_day_on_or_after(Calendar(), requested)
+    calendar = Calendar()
+    return trade_dates(calendar, business_day_on_or_after(calendar, requested), days)
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    if args.days * args.orders > MAX_ORDERS:
+        return _fail(f"argument --days: {args.days:,} days of {args.orders:,} order messages "
+                     f"per session are more than {MAX_ORDERS:,} per session in all", 2)
     try:
         out, ledger = check_out(args.out), check_ledger(args.ledger)
-        date = _trade_date(args.date)
+        dates = _trade_dates(args.date, args.days)
     except PathProblem as exc:
         return _fail(str(exc), 2)
     except CalendarError as exc:
         return _fail(f"argument --date: {args.date}: {exc}", 2)
+    date = dates[0]
     missing = _missing_sim_extra()
     if missing is not None:
         return _fail(f"exchange simulate needs the [sim] extra ({missing} is not installed): "
@@ -171,11 +185,11 @@ def _run(args: argparse.Namespace, date: _dt.date, out: Path, ledger: Path | Non
     """The day itself, once every argument was checked; output as the options say."""
     from rich.console import Console
 
-    from exchange.sim.day import run_day
+    from exchange.sim.days import run_days
     from exchange.sim.scenario import default_scenario
 
-    from .console import print_report, progress_for
-    from .json_summary import day_summary
+    from .console import print_report, print_run_report, progress_for
+    from .json_summary import day_summary, run_summary
     from .report import write_outputs
 
     console = Console(quiet=args.quiet or args.json)
@@ -183,26 +197,35 @@ def _run(args: argparse.Namespace, date: _dt.date, out: Path, ledger: Path | Non
         console.print(f"{args.date} is not a business day in Kazakhstan: trading on {date}")
     started = time.perf_counter()
     scenario = default_scenario(seed=args.seed, members=args.members, orders=args.orders)
-    console.print(f"[bold]Simulating {date}[/bold]: {args.members} members, "
+    what = f"{date}" if args.days == 1 else f"{args.days} trading days from {date}"
+    console.print(f"[bold]Simulating {what}[/bold]: {args.members} members, "
                   f"{args.orders:,} order messages per session, seed {args.seed}")
     with progress_for(console) as progress:
-        result = run_day(scenario, date=date, orders=args.orders, ledger_path=ledger,
-                         progress=None if console.quiet else progress.update,
-                         phase=None if console.quiet else progress.phase)
+        run = run_days(scenario, start=date, days=args.days, orders=args.orders,
+                       ledger_path=ledger,
+                       progress=None if console.quiet else progress.update,
+                       phase=None if console.quiet else progress.phase)
     try:
         console.print("[dim]writing report[/dim]")
-        written = write_outputs(result, out)
+        written = write_outputs(run, out)
         total = time.perf_counter() - started
+        files = [written[name] for name in OUTPUT_FILES]
         if args.json and not args.quiet:
-            summary = day_summary(result, written, total)
+            if args.days == 1:
+                summary = day_summary(run.days[0], written, total)
+            else:
+                summary = run_summary(run, written, total)
             summary["requested_date"] = args.date.isoformat()
             print(json.dumps(summary, indent=2))
         else:
-            print_report(result, console, [written[name] for name in OUTPUT_FILES])
-            console.print(f"Done in {total:.1f} s: {result.orders:,} order messages, "
-                          f"{len(result.trades):,} trades.")
+            if args.days == 1:
+                print_report(run.days[0], console, files)
+            else:
+                print_run_report(run, console, files)
+            console.print(f"Done in {total:.1f} s: {run.orders:,} order messages, "
+                          f"{len(run.trades):,} trades.")
     finally:
-        result.ledger.close()
+        run.ledger.close()
     return 0
 
 

@@ -34,12 +34,14 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from exchange.sim.day import DayResult
+from exchange.sim.days import RunResult
 
 from . import summary
 from .layout import blocks
 from .summary import Table, per_second
 
-__all__ = ["ProgressBars", "ProgressLines", "print_report", "print_table", "progress_for"]
+__all__ = ["ProgressBars", "ProgressLines", "print_report", "print_run_report", "print_table",
+           "progress_for"]
 
 
 class _Rate(ProgressColumn):
@@ -58,10 +60,14 @@ class ProgressBars:
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self._progress = Progress(TextColumn("[bold]{task.description:<16}"), BarColumn(),
-                                  MofNCompleteColumn(), _Rate(), TimeElapsedColumn(),
-                                  console=console, refresh_per_second=8)
+        self._progress = self._new_progress()
         self._tasks: dict[str, TaskID] = {}
+        self._stopped = False
+
+    def _new_progress(self) -> Progress:
+        return Progress(TextColumn("[bold]{task.description:<16}"), BarColumn(),
+                        MofNCompleteColumn(), _Rate(), TimeElapsedColumn(),
+                        console=self.console, refresh_per_second=8)
 
     def __enter__(self) -> ProgressBars:
         self._progress.__enter__()
@@ -69,12 +75,17 @@ class ProgressBars:
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self._progress.__exit__(kind, value, tb)
+        self._progress.__exit__(kind, value, tb)  # stopping a stopped Progress is harmless
 
     def update(self, session: str, done: int, total: int) -> None:
-        """Progress of ``session``: ``done`` of ``total`` order messages."""
+        """Progress of ``session``: ``done`` of ``total`` order messages. After a
+        :meth:`phase` (the next day of a multi-day run) new bars start below the steps."""
         task = self._tasks.get(session)
         if task is None:
+            if self._stopped:  # a new day's first session: bars of its own, below
+                self._progress = self._new_progress()
+                self._progress.start()
+                self._stopped = False
             task = self._tasks[session] = self._progress.add_task(f"{session} session",
                                                                   total=total)
         self._progress.update(task, completed=done)
@@ -83,6 +94,7 @@ class ProgressBars:
         """A step after trading (netting, a settlement date): the bars stop at their final
         state first, so the steps print below them, in the order they happen."""
         self._progress.stop()
+        self._stopped = True
         self.console.print(f"[dim]{text}[/dim]")
 
 
@@ -170,8 +182,22 @@ def print_report(result: DayResult, console: Console,
                   summary.settlement(result), summary.outstanding(result)):
         print_table(console, table)
         console.print()
+    _print_files(console, files)
+
+
+def _print_files(console: Console, files: Iterable[Path]) -> None:
     paths = list(files)
     if paths:
         console.print("[bold]Files written:[/bold]")
         for path in paths:
             console.print(f"  {path}", highlight=False)
+
+
+def print_run_report(run: RunResult, console: Console, files: Iterable[Path] = ()) -> None:
+    """Print a multi-day run's key tables (the days side by side, obligations and every
+    settlement run over the run), then the files written."""
+    for table in (summary.days(run), summary.obligations(run), summary.settlement(run),
+                  summary.outstanding(run)):
+        print_table(console, table)
+        console.print()
+    _print_files(console, files)

@@ -1,4 +1,4 @@
-"""The files of a simulated day: ``trades.parquet``, ``obligations.parquet``,
+"""The files of a simulated day or run of days: ``trades.parquet``, ``obligations.parquet``,
 ``settlement.parquet`` and ``report.html``.
 
 ``report.html`` is one self-contained page (charts embedded as base64 PNG, CSS inline, no
@@ -6,7 +6,10 @@ scripts or external links): key numbers, then each chart beside the table of its
 The Parquet files are written with pyarrow and describe themselves (docs/outputs.md lists
 every column with its unit): the exchange's trade records (``records.TABLE_COLUMNS``: names as
 dictionary columns, so a reader sees "USDKZT_TOD", "morning", "KZT"), the NET obligations with
-member names, and every settlement run's NET lines with their status.
+member names, and every settlement run's NET lines with their status. A multi-day run
+(:class:`~exchange.sim.days.RunResult`) writes the same files over all its days, its page
+starting with the days side by side (a chart across days and a table) and a section per day;
+a run of one day writes exactly the day's files.
 """
 from __future__ import annotations
 
@@ -20,33 +23,37 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from exchange.sim.day import DayResult
+from exchange.sim.days import RunResult
 
 from . import charts, summary
 from .paths import OUTPUT_FILES
-from .summary import Table
+from .summary import Outcome, Table
 
-__all__ = ["write_outputs", "render_html", "book_at_close"]
+__all__ = ["write_outputs", "render_html", "render_run_html", "book_at_close"]
 
 
-def write_outputs(result: DayResult, out: str | os.PathLike) -> dict[str, Path]:
+def write_outputs(result: DayResult | RunResult, out: str | os.PathLike) -> dict[str, Path]:
     """Write every file into ``out`` (created if missing); returns name -> path."""
+    if isinstance(result, RunResult) and len(result.days) == 1:
+        result = result.days[0]
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {name: folder / name for name in OUTPUT_FILES}
     pq.write_table(result.exchange.trades_table(), paths["trades.parquet"])
     pq.write_table(_obligations_table(result), paths["obligations.parquet"])
     pq.write_table(_settlement_table(result), paths["settlement.parquet"])
-    paths["report.html"].write_text(render_html(result), encoding="utf-8")
+    page = render_html(result) if isinstance(result, DayResult) else render_run_html(result)
+    paths["report.html"].write_text(page, encoding="utf-8")
     return paths
 
 
-def _obligations_table(result: DayResult) -> pa.Table:
+def _obligations_table(result: Outcome) -> pa.Table:
     table = result.obligations.to_arrow()
     names = [result.member_name(m) for m in result.obligations.net["member"].tolist()]
     return table.append_column("member_name", pa.array(names, pa.string()))
 
 
-def _settlement_table(result: DayResult) -> pa.Table:
+def _settlement_table(result: Outcome) -> pa.Table:
     parts = []
     for day in result.settlements:
         lines = day.result.to_arrow("net")
@@ -137,18 +144,19 @@ def _img(data: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
 
 
-def _kpis(result: DayResult) -> str:
-    trades = result.trades
-    usd = result.day_end.official_rates.get("USDKZT")
+def _kpis(result: Outcome, days: list[DayResult]) -> str:
+    """The key numbers of ``result``, which spans ``days`` (the last one's fixing shown)."""
     failed = sorted({m for s in result.settlements for m in s.result.failed_members})
-    refused = sum(sum(r.refusals.values()) for r in result.sessions)
+    refused = sum(sum(r.refusals.values()) for d in days for r in d.sessions)
     turnover = summary.kzt_turnover(result) / 100
+    end = days[-1].day_end
+    usd = end.official_rates.get("USDKZT")
     items = [
-        (f"{len(trades):,}", "trades", False),
+        (f"{len(result.trades):,}", "trades", False),
         (charts._short_kzt(turnover) + " KZT", "turnover (KZT-quoted, near legs)", False),
         (f"{usd}" if usd is not None else "-",
-         f"USD/KZT official rate from {result.day_end.effective_date}", False),
-        (f"{result.orders:,}", "order messages", False),
+         f"USD/KZT official rate from {end.effective_date}", False),
+        (f"{sum(d.orders for d in days):,}", "order messages", False),
         (f"{refused:,}", "refused messages", False),
         (f"{len(failed)}", "members failed a settlement", bool(failed)),
     ]
@@ -174,7 +182,7 @@ def _section(title: str, chart: str | None, side: Sequence[Table],
 
 
 def render_html(result: DayResult) -> str:
-    """The whole report page as a string (see the module docstring)."""
+    """The whole report page of a day as a string (see the module docstring)."""
     tables = summary.all_tables(result)
     images = charts.all_charts(result)
     date = result.date
@@ -197,15 +205,54 @@ def render_html(result: DayResult) -> str:
                  [tables["outstanding"]], [tables["settlement"]]),
         _section("Members", None, [tables["members"]]),
     ]
-    timing = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+    return _page(f"KASE simulated trading day {date.isoformat()}",
+                 f"Simulated KASE trading day: {date.isoformat()}", subtitle,
+                 _kpis(result, [result]), sections,
+                 result.timings)
+
+
+def render_run_html(run: RunResult) -> str:
+    """The report page of a multi-day run as a string (see the module docstring)."""
+    first, last = run.dates[0].isoformat(), run.dates[-1].isoformat()
+    subtitle = (f"{len(run.days)} trading days · seed {run.scenario.seed} · "
+                f"{len(run.scenario.members)} members · {run.orders_per_session:,} order "
+                f"messages per session a day · one ledger; every obligation settles on its own "
+                f"date, with DVP and rolls")
+    across = charts.png(charts.days_chart(run))
+    sections = [_section("Across the days", _img(across, "the run across its days"), [],
+                         [summary.days(run)])]
+    for k, day in enumerate(run.days, start=1):
+        price = charts.png(charts.price_chart(day))
+        sections.append(_section(
+            f"Day {k}: {day.date:%A} {day.date.isoformat()}",
+            _img(price, f"USD/KZT on {day.date.isoformat()}"),
+            [summary.official_rates(day), summary.usd_sessions(day)],
+            [summary.session_runs(day), summary.refusals(day), summary.settlement(day)]))
+    sections += [
+        _section("Net positions and obligations, all days",
+                 _img(charts.png(charts.positions_chart(run)), "net obligations per member"),
+                 [], [summary.obligations(run)], folded=[summary.obligations_by_date(run)]),
+        _section("Settlement, every run",
+                 _img(charts.png(charts.settlement_chart(run)), "settlement outcome per date"),
+                 [summary.outstanding(run)], [summary.settlement(run)]),
+        _section("Members", None, [summary.members(run)]),
+    ]
+    return _page(f"KASE simulated trading days {first} to {last}",
+                 f"Simulated KASE trading days: {first} to {last}", subtitle,
+                 _kpis(run, run.days), sections,
+                 run.timings)
+
+
+def _page(title: str, heading: str, subtitle: str, kpis: str, sections: list[str],
+          timings: dict[str, float]) -> str:
+    timing = ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f"<title>KASE simulated trading day {date.isoformat()}</title>"
+            f"<title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>"
-            f"<header><h1>Simulated KASE trading day: {date.isoformat()}</h1>"
-            f"<p>{html.escape(subtitle)}</p></header><main>{_kpis(result)}"
+            f"<header><h1>{html.escape(heading)}</h1>"
+            f"<p>{html.escape(subtitle)}</p></header><main>{kpis}"
             f'{"".join(sections)}</main>'
             f"<footer>Generated by <code>python -m exchange simulate</code>. Simulated data: "
             f"members, prices and balances are fictional. Wall-clock timings of this run: "
             f"{html.escape(timing)}. Files beside this page: trades.parquet, "
             f"obligations.parquet, settlement.parquet.</footer></body></html>")
-

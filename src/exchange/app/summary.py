@@ -1,6 +1,7 @@
 """The key numbers of a simulated day as plain tables, for the console and the HTML report.
 
-Each function takes a :class:`~exchange.sim.day.DayResult` and returns a :class:`Table`:
+Each function takes a :class:`~exchange.sim.day.DayResult` (those typed :class:`Outcome`
+also a multi-day :class:`~exchange.sim.days.RunResult`) and returns a :class:`Table`:
 a title, column names, rows of already formatted strings (amounts in whole units with
 thousands separators, prices on the instrument's tick grid) and which columns are numeric
 (right-aligned). Nothing here prints or draws; ``console`` and ``report`` render these.
@@ -12,16 +13,39 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Protocol
 
 import numpy as np
 
+from exchange.clearing import Obligations
 from exchange.codes import CODES
 from exchange.sim.day import DayResult, SettlementDay
+from exchange.sim.days import RunResult
+from exchange.sim.scenario import Scenario
 
-__all__ = ["RunFacts", "Table", "all_tables", "hhmm", "kzt_turnover", "members", "money",
-           "net_totals", "obligations", "obligations_by_date", "official_rates", "outstanding",
-           "overview", "per_second", "refusals", "run_facts", "session_runs", "session_stats",
-           "settlement", "usd_sessions"]
+__all__ = ["Outcome", "RunFacts", "Table", "all_tables", "days", "hhmm", "kzt_turnover",
+           "members", "money", "net_totals", "obligations", "obligations_by_date",
+           "official_rates", "outstanding", "overview", "per_second", "refusals", "run_facts",
+           "session_runs", "session_stats", "settlement", "usd_sessions"]
+
+
+class Outcome(Protocol):
+    """What a day and a multi-day run both have: trades, NET obligations, settlement runs,
+    what is still owed, the opening balances, and the scenario's names."""
+
+    @property
+    def scenario(self) -> Scenario: ...
+    @property
+    def trades(self) -> np.ndarray: ...
+    @property
+    def obligations(self) -> Obligations: ...
+    @property
+    def settlements(self) -> list[SettlementDay]: ...
+    @property
+    def outstanding(self) -> list[tuple[str, int, str, int]]: ...
+    @property
+    def opening(self) -> dict[tuple[int, str], int]: ...
+    def member_name(self, member: int) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -38,7 +62,7 @@ class Table:
     keys: int = 1  # leading columns that name a row: repeated when a wide table is split
 
 
-def money(result: DayResult, asset: str, minor: int, places: int | None = None) -> str:
+def money(result: Outcome, asset: str, minor: int, places: int | None = None) -> str:
     """``minor`` units of ``asset`` as whole units with thousands separators."""
     value = result.scenario.instruments.assets[asset].from_minor(int(minor))
     if places is not None:
@@ -133,25 +157,25 @@ def refusals(result: DayResult) -> Table:
 _ORDER = ("KZT", "USD", "EUR", "RUB")
 
 
-def _currencies(result: DayResult) -> list[str]:
+def _currencies(result: Outcome) -> list[str]:
     """Currency codes: KZT, USD, EUR, RUB first, any others after, alphabetically."""
     assets = result.scenario.instruments.assets
     return sorted((a for a in assets if assets[a].is_currency),
                   key=lambda a: (_ORDER.index(a) if a in _ORDER else len(_ORDER), a))
 
 
-def _securities(result: DayResult) -> list[str]:
+def _securities(result: Outcome) -> list[str]:
     assets = result.scenario.instruments.assets
     return sorted(a for a in assets if not assets[a].is_currency)
 
 
-def kzt_turnover(result: DayResult) -> int:
+def kzt_turnover(result: Outcome) -> int:
     """Sum of the quote amounts (near legs) of the trades quoted in KZT, in tiyn."""
     trades = result.trades
     return int(trades["quote_amount"][trades["quote_asset"] == CODES.asset.find("KZT")].sum())
 
 
-def net_totals(result: DayResult) -> dict[int, dict[str, int]]:
+def net_totals(result: Outcome) -> dict[int, dict[str, int]]:
     """member -> asset -> NET obligation summed over all settlement dates, in minor units
     (+ receives, - pays). O(obligations)."""
     net = result.obligations.net
@@ -162,7 +186,7 @@ def net_totals(result: DayResult) -> dict[int, dict[str, int]]:
     return totals
 
 
-def obligations(result: DayResult) -> Table:
+def obligations(result: Outcome) -> Table:
     """Net obligations per member and currency over all settlement dates (+ receives)."""
     currencies = _currencies(result)
     totals = net_totals(result)
@@ -180,7 +204,7 @@ def obligations(result: DayResult) -> Table:
                       "securities settle gross, deal by deal.", keys=2)
 
 
-def obligations_by_date(result: DayResult) -> Table:
+def obligations_by_date(result: Outcome) -> Table:
     """Net obligations per settlement date, member and currency."""
     net = result.obligations.net
     rows = []
@@ -221,7 +245,7 @@ def run_facts(day: SettlementDay) -> RunFacts:
         gross_deals=len(res.gross))
 
 
-def settlement(result: DayResult) -> Table:
+def settlement(result: Outcome) -> Table:
     """Per settlement run: who settled, who failed and by how much, where failures went."""
     rows, marks = [], []
     for day in result.settlements:
@@ -245,7 +269,7 @@ def settlement(result: DayResult) -> Table:
                       "next business day.", highlight=marks)
 
 
-def outstanding(result: DayResult) -> Table:
+def outstanding(result: Outcome) -> Table:
     """Obligations still open after the last settlement run."""
     rows = [[day, result.member_name(m), a, money(result, a, x, 2)]
             for day, m, a, x in result.outstanding]
@@ -253,7 +277,7 @@ def outstanding(result: DayResult) -> Table:
                  ["Due", "Member", "Asset", "Amount"], rows, [False, False, False, True])
 
 
-def members(result: DayResult) -> Table:
+def members(result: Outcome) -> Table:
     """The members, their regime and opening balances (currencies, then securities)."""
     assets = _currencies(result) + _securities(result)
     rows = []
@@ -279,6 +303,29 @@ def usd_sessions(result: DayResult) -> Table:
     return Table("usd", "USD/KZT by session", ["Session", "Instrument", "Trades", "Close",
                                                "VWAP"], rows, [False, False, True, True, True],
                  keys=2)
+
+
+def days(run: RunResult) -> Table:
+    """Per trade date of a multi-day run: orders, trades, turnover, the official USD/KZT rate
+    the day published (for the next day), the settlement dates run at its end and who
+    failed."""
+    rows, marks = [], []
+    for day in run.days:
+        rate = day.day_end.official_rates.get("USDKZT")
+        failed = sorted({m for s in day.settlements for m in s.result.failed_members})
+        refused = sum(sum(r.refusals.values()) for r in day.sessions)
+        rows.append([day.date.isoformat(), f"{day.orders:,}", f"{refused:,}",
+                     f"{len(day.trades):,}", money(day, "KZT", kzt_turnover(day), 0),
+                     "-" if rate is None else f"{rate:,}", day.day_end.effective_date.isoformat(),
+                     ", ".join(s.date.isoformat() for s in day.settlements) or "-",
+                     ", ".join(run.member_name(m) for m in failed) or "-"])
+        marks.append(bool(failed))
+    return Table("days", "Trading days", ["Date", "Orders", "Refused", "Trades",
+                                          "Turnover (KZT)", "USD/KZT official", "In force from",
+                                          "Settled at its end", "Failed"],
+                 rows, [False, True, True, True, True, True, False, False, False],
+                 note="Each day settles the dates due by its end; the official rate it "
+                      "publishes is the next day's swap reference rate.", highlight=marks)
 
 
 def all_tables(result: DayResult) -> dict[str, Table]:

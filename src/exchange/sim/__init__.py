@@ -30,21 +30,25 @@ and opens and closes the session: the same seed gives the same trades. Your own 
 
 The whole day behind ``python -m exchange simulate`` (members, balances, three sessions, end
 of day, netting, settlement T+0..T+2) is :func:`run_day` on a :func:`default_scenario`;
-``exchange.app.report.write_outputs`` writes its Parquet files and HTML report. Many days
+``exchange.app.report.write_outputs`` writes its Parquet files and HTML report. Several
+consecutive days on one ledger (``simulate --days N``), each obligation settled on its own
+date: :func:`run_days`. Many days
 at once, one per parameter point and seed, on a process pool, Dask or Ray: :func:`sweep`
 (docs/sweeps.md).
 
 Modules, one job each: ``rng`` (buffered seeded draws), ``market`` (reference prices, market
 data cache, clock), ``view`` (an agent's window and order gateway), ``agents`` (base class
 and built-in traders), ``scheduler`` (interleaving and sessions), ``scenario`` (the default
-setup and its knobs), ``day`` (the day end to end), ``runs``/``engines``/``sweep`` (one
-measured run, where runs execute, the sweep API), ``summary``/``charts``/``console``/``report``
-(results as tables, charts, terminal output and files), ``cli`` (the command).
+setup and its knobs), ``day`` (the day end to end), ``days`` (consecutive days),
+``runs``/``engines``/``sweep`` (one measured run, where runs execute, the sweep API),
+``summary``/``charts``/``console``/``report`` (results as tables, charts, terminal output and
+files), ``cli`` (the command).
 """
 from __future__ import annotations
 
 from .agents import Agent, MarketMaker, NoiseTrader, Overtrader
 from .day import DayResult, SettlementDay, run_day
+from .days import RunResult, run_days
 from .market import (
     DEFAULT_DRIVERS,
     DEFAULT_PROFILES,
@@ -63,7 +67,7 @@ from .view import BUY, SELL, AgentView
 __all__ = [
     "Agent", "AgentView", "BUY", "DEFAULT_DATE", "DEFAULT_DRIVERS", "DEFAULT_PROFILES",
     "DayResult", "Driver", "MarketData", "MarketMaker", "MemberSpec", "NoiseTrader",
-    "Overtrader", "Profile", "Random", "ReferencePrices", "SELL", "Scenario", "ScenarioParams",
-    "Scheduler", "SessionRun", "SettlementDay", "SimClock", "comparable", "default_scenario",
-    "run_day", "sweep",
+    "Overtrader", "Profile", "Random", "ReferencePrices", "RunResult", "SELL", "Scenario",
+    "ScenarioParams", "Scheduler", "SessionRun", "SettlementDay", "SimClock", "comparable",
+    "default_scenario", "run_day", "run_days", "sweep",
 ]

@@ -16,6 +16,11 @@
    if that is one of the day's settlement dates. Members whose scenario says they top up
    deposit what they lack before each later date. The ledger's per-asset totals are read
    before and after every run.
+
+:class:`SimVenue` keeps steps 1-2 (and the scheduler, the agents and the dates still due)
+from one day to the next: ``exchange.sim.days.run_days`` trades several consecutive days on
+it, settling on each day only the dates due by then (step 6 runs to the end on the last day
+alone); a one-day run is exactly :func:`run_day`.
 """
 from __future__ import annotations
 
@@ -40,7 +45,7 @@ from .market import SimClock
 from .scenario import Scenario
 from .scheduler import Scheduler, SessionRun
 
-__all__ = ["DayResult", "SettlementDay", "run_day", "business_day_on_or_after"]
+__all__ = ["DayResult", "SettlementDay", "SimVenue", "run_day", "business_day_on_or_after"]
 
 
 @dataclass(frozen=True)
@@ -80,11 +85,7 @@ class DayResult:
 
     def member_name(self, member: int) -> str:
         """The scenario name of ``member`` (the clearing house and fee account included)."""
-        if member == -1:
-            return "CLEARING HOUSE"
-        if member == -2:
-            return "EXCHANGE FEES"
-        return self.scenario.member(member).name
+        return self.scenario.member_name(member)
 
 
 def business_day_on_or_after(exchange_or_calendar: Any, date: _dt.date) -> _dt.date:
@@ -128,66 +129,118 @@ def run_day(scenario: Scenario, *, date: _dt.date, orders: int,
     ``progress(session, done, total)`` reports each session's progress; ``phase(text)`` each
     later step. Raises NonBusinessDayError if ``date`` is not a business day, ValueError for
     a bad argument or an existing ledger file. Time O(orders) for trading plus
-    O(trades) for netting and settlement.
+    O(trades) for netting and settlement. The same as ``run_days(..., days=1).days[0]``.
     """
+    _check_orders(orders)
+    return SimVenue(scenario, ledger_path).day(date, orders, final=True, progress=progress,
+                                               phase=phase)
+
+
+def _check_orders(orders: int) -> None:
     if isinstance(orders, bool) or not isinstance(orders, int) or orders < 1:
         raise ValueError(f"orders: {orders!r} is not a positive int")
-    say = phase or (lambda text: None)
-    timings: dict[str, float] = {}
-    ledger = _open_ledger(ledger_path)
-    clock = SimClock()
-    exchange = _setup(scenario, ledger, clock)
-    opening = {(m, a): b for m, a, b in ledger.accounts() if m >= 0}
-    exchange.begin_day(date)
-    scheduler = Scheduler(exchange, scenario.agents, seed=scenario.seed, clock=clock,
-                          profiles=scenario.profiles, drivers=scenario.drivers)
-    sessions = []
-    for name in SESSION_NAMES:
-        report = None if progress is None else \
-            (lambda done, total, name=name: progress(name, done, total))
-        sessions.append(scheduler.run_session(name, orders, report))
-    timings["trading"] = sum(s.wall_seconds for s in sessions)
-    say("end of day: official rates")
-    day_end = exchange.end_of_day()
-    started = time.perf_counter()
-    say("netting the day's trades")
-    trades = exchange.trades().copy()
-    obligations = net(trades, ledger=ledger)
-    timings["netting"] = time.perf_counter() - started
-    started = time.perf_counter()
-    settlements = _settle_all(exchange, scenario, ledger, obligations, say)
-    timings["settlement"] = time.perf_counter() - started
-    outstanding = _outstanding(ledger, settlements)
-    return DayResult(scenario, date, orders, exchange, ledger, sessions, day_end, trades,
-                     obligations, settlements, opening, outstanding, timings)
 
 
-def _settle_all(exchange: Exchange, scenario: Scenario, ledger: Ledger,
-                obligations: Obligations, say: Callable[[str], None]) -> list[SettlementDay]:
-    """Settle each due date in turn; a date failures roll to is settled too if it is not
-    after the last date something is due. O(dates x obligations)."""
-    currencies = [a for a in scenario.instruments.assets.values() if a.is_currency]
+class SimVenue:
+    """What a simulation keeps from one trading day to the next: the ledger (new, at
+    ``ledger_path`` or in memory), the exchange with every member and opening balance, the
+    scheduler with its agents (made at the first day's start), and the settlement dates with
+    something still due. :meth:`day` runs one day on them."""
 
-    def next_business_day(day: np.datetime64) -> _dt.date:
-        return exchange.calendar.next_business_day(as_date(day), currencies)
+    def __init__(self, scenario: Scenario, ledger_path: str | os.PathLike | None = None) -> None:
+        self.scenario = scenario
+        self.ledger = _open_ledger(ledger_path)
+        self.clock = SimClock()
+        self.exchange = _setup(scenario, self.ledger, self.clock)
+        self.scheduler: Scheduler | None = None
+        self.due: set[_dt.date] = set()  # settlement dates with something due, not yet run
+        self.settled: set[_dt.date] = set()  # dates already settled (each is settled once)
 
-    pending = sorted({as_date(d) for d in obligations.dates().tolist()})
-    if not pending:
-        return []
-    last = pending[-1]
-    done: list[SettlementDay] = []
-    while pending:
-        day = pending.pop(0)
-        say(f"settling {day.isoformat()}")
-        top_ups = _top_up(scenario, ledger, obligations, day)
-        before = ledger.asset_totals()
-        result = settle(ledger, day, obligations=obligations,
-                        next_business_day=next_business_day)
-        done.append(SettlementDay(day, result, top_ups, before, ledger.asset_totals()))
-        for target in _roll_targets(result):
-            if target <= last and target not in pending:
-                pending = sorted(pending + [target])
-    return done
+    def day(self, date: _dt.date, orders: int, *, final: bool,
+            progress: Callable[[str, int, int], None] | None = None,
+            phase: Callable[[str], None] | None = None) -> DayResult:
+        """Trade ``date`` (three sessions, end of day), net its trades, and settle every date
+        due by the end of it, or, if ``final``, every date anything is due on (dates that
+        failures roll to included while not after the last of them). ``progress``, ``phase``
+        and errors as :func:`run_day`."""
+        say = phase or (lambda text: None)
+        exchange, ledger = self.exchange, self.ledger
+        opening = {(m, a): b for m, a, b in ledger.accounts() if m >= 0}
+        first_trade = len(exchange.trades())
+        exchange.begin_day(date)
+        if self.scheduler is None:
+            scenario = self.scenario
+            self.scheduler = Scheduler(exchange, scenario.agents, seed=scenario.seed,
+                                       clock=self.clock, profiles=scenario.profiles,
+                                       drivers=scenario.drivers)
+        sessions = []
+        for name in SESSION_NAMES:
+            report = None if progress is None else \
+                (lambda done, total, name=name: progress(name, done, total))
+            sessions.append(self.scheduler.run_session(name, orders, report))
+        timings = {"trading": sum(s.wall_seconds for s in sessions)}
+        say("end of day: official rates")
+        day_end = exchange.end_of_day()
+        started = time.perf_counter()
+        say("netting the day's trades")
+        trades = exchange.trades()[first_trade:].copy()
+        obligations = net(trades, ledger=ledger)
+        still_due = obligations if first_trade == 0 else self._open_obligations()
+        timings["netting"] = time.perf_counter() - started
+        started = time.perf_counter()
+        settlements = self._settle(still_due, None if final else date, say)
+        timings["settlement"] = time.perf_counter() - started
+        return DayResult(self.scenario, date, orders, exchange, ledger, sessions, day_end,
+                         trades, obligations, settlements, opening, self._outstanding(),
+                         timings)
+
+    def _open_obligations(self) -> Obligations:
+        """The obligations of every trade with a leg on a date not yet settled. O(trades)."""
+        trades = self.exchange.trades()
+        done = np.array(sorted(self.settled), dtype="M8[D]")
+        far = trades["far_settle_date"]
+        still = ~np.isin(trades["settle_date"], done) | (~np.isnat(far) & ~np.isin(far, done))
+        return net(trades[still], ledger=self.ledger)
+
+    def _settle(self, obligations: Obligations, until: _dt.date | None,
+                say: Callable[[str], None]) -> list[SettlementDay]:
+        """Settle each due date up to ``until`` (None: all) in turn; a date failures roll to
+        is remembered, and settled now too if it is not after ``until`` (None: not after the
+        last date due). O(dates x obligations)."""
+        currencies = [a for a in self.scenario.instruments.assets.values() if a.is_currency]
+        calendar = self.exchange.calendar
+
+        def next_business_day(day: np.datetime64) -> _dt.date:
+            return calendar.next_business_day(as_date(day), currencies)
+
+        self.due |= {as_date(d) for d in obligations.dates().tolist()} - self.settled
+        limit = until if until is not None else max(self.due, default=None)
+        pending = sorted(d for d in self.due if limit is not None and d <= limit)
+        done: list[SettlementDay] = []
+        while pending:
+            day = pending.pop(0)
+            say(f"settling {day.isoformat()}")
+            top_ups = _top_up(self.scenario, self.ledger, obligations, day)
+            before = self.ledger.asset_totals()
+            result = settle(self.ledger, day, obligations=obligations,
+                            next_business_day=next_business_day)
+            done.append(SettlementDay(day, result, top_ups, before, self.ledger.asset_totals()))
+            self.due.discard(day)
+            self.settled.add(day)
+            for target in _roll_targets(result):
+                self.due.add(target)
+                if limit is not None and target <= limit and target not in pending:
+                    pending = sorted(pending + [target])
+        return done
+
+    def _outstanding(self) -> list[tuple[str, int, str, int]]:
+        """NET obligations rolled to a date not yet settled: (due date, member, asset,
+        amount), still owed at this point of the simulation."""
+        rows = []
+        for day in sorted(self.due):
+            carried, _ = self.ledger.carried(day)
+            rows += [(day.isoformat(), m, a, x) for _, m, a, x in carried]
+        return rows
 
 
 def _roll_targets(result: SettlementResult) -> list[_dt.date]:
@@ -222,17 +275,4 @@ def _top_up(scenario: Scenario, ledger: Ledger, obligations: Obligations,
                 rows.append((member, asset, lacking))
     if rows:
         ledger.deposit_many(rows)
-    return rows
-
-
-def _outstanding(ledger: Ledger, settlements: list[SettlementDay]
-                 ) -> list[tuple[str, int, str, int]]:
-    """NET obligations rolled past the last settlement run: (due date, member, asset,
-    amount), still owed when the simulation ends."""
-    targets = sorted({d for s in settlements for d in _roll_targets(s.result)}
-                     - {s.date for s in settlements})
-    rows = []
-    for day in targets:
-        carried, _ = ledger.carried(day)
-        rows += [(day.isoformat(), m, a, x) for _, m, a, x in carried]
     return rows

@@ -143,6 +143,14 @@ class Scenario:
                 return spec
         raise KeyError(f"scenario has no member {member_id!r}")
 
+    def member_name(self, member: int) -> str:
+        """The name of ``member`` (the clearing house -1 and the fee account -2 included)."""
+        if member == -1:
+            return "CLEARING HOUSE"
+        if member == -2:
+            return "EXCHANGE FEES"
+        return self.member(member).name
+
 
 def sim_instruments(symbols: tuple[str, ...] = SIM_SYMBOLS) -> InstrumentSet:
     """A new InstrumentSet of ``symbols`` taken from ``default_instruments()`` (KeyError naming
