@@ -28,6 +28,7 @@ from exchange.journal import (
     Modify,
     OpenSession,
     Process,
+    Refused,
     SettlementRun,
     Setup,
     Submit,
@@ -71,6 +72,7 @@ COMMAND_STRATEGIES = {
     Modify: st.builds(Modify, I64, I64, I64, I64),
     Process: st.builds(Process, BATCHES),
     SettlementRun: st.builds(SettlementRun, DATES, TEXT, OBJECTS),
+    Refused: st.builds(Refused, TEXT, I64),
 }
 ANY_COMMAND = st.one_of(list(COMMAND_STRATEGIES.values()))
 
@@ -110,9 +112,11 @@ def _segment_bytes(folder: str) -> bytes:
     st.tuples(st.just("submit"), TIMES, I64, U16, U8, I64, I64, U8),
     st.tuples(st.just("market"), TIMES, I64, U16, U8, I64),
     st.tuples(st.just("cancel"), TIMES, I64, I64),
-    st.tuples(st.just("modify"), TIMES, I64, I64, I64, I64)), max_size=10))
+    st.tuples(st.just("modify"), TIMES, I64, I64, I64, I64),
+    st.tuples(st.just("refused"), TIMES, TEXT, I64)), max_size=10))
 def test_the_fast_path_writes_what_the_command_objects_write(calls):
-    classes = {"submit": Submit, "market": MarketOrder, "cancel": Cancel, "modify": Modify}
+    classes = {"submit": Submit, "market": MarketOrder, "cancel": Cancel, "modify": Modify,
+               "refused": Refused}
     with tempfile.TemporaryDirectory() as fast, tempfile.TemporaryDirectory() as slow:
         with JournalWriter(fast, Durability.none()) as a, \
                 JournalWriter(slow, Durability.none()) as b:
@@ -136,6 +140,9 @@ def test_the_compiled_crc_is_zlibs(data):
     (lambda w: w.market(True, 1, 0, 0, 1), "time: expected seconds"),
     (lambda w: w.cancel(0.0, 1, "7"), "order_id: expected an integer, got str"),
     (lambda w: w.modify(0.0, 1, 2, 3, np.True_), "price_ticks: expected an integer, got bool"),
+    (lambda w: w.refused(0.0, "x" * 256, -1), "call: 256 bytes"),
+    (lambda w: w.refused(0.0, b"submit", -1), "call"),
+    (lambda w: w.refused(0.0, "submit", -1.0), "code: expected an integer, got float"),
 ])
 def test_the_fast_path_refuses_by_name_and_journals_nothing(call, words, tmp_path):
     with JournalWriter(tmp_path / "j", Durability.none()) as writer:

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from exchange.journal import (
+    VERSION,
     BeginDay,
+    Cancel,
     CorruptJournal,
     Deposit,
     Durability,
@@ -26,6 +28,7 @@ from exchange.journal import (
     JournalWriter,
     OpenSession,
     Process,
+    Refused,
     SettlementRun,
     TornTail,
     UnsupportedVersion,
@@ -128,14 +131,50 @@ def test_a_journal_of_a_newer_format_version_is_refused(small, tmp_path):
     data = (source / "000001.journal").read_bytes()
     folder = tmp_path / "newer"
     folder.mkdir()
-    newer = SegmentHeader(1, 0, version=2).pack() + data[HEADER_SIZE:]
+    newer = SegmentHeader(1, 0, version=VERSION + 1).pack() + data[HEADER_SIZE:]
     (folder / "000001.journal").write_bytes(newer)
     for action in (lambda: scan(folder), lambda: list(JournalReader(folder)),
                    lambda: truncate_to_last_good(folder), lambda: JournalWriter(folder)):
-        with pytest.raises(UnsupportedVersion, match="version 2 is newer than this exchange "
-                                                     "reads \\(up to 1\\)"):
+        with pytest.raises(UnsupportedVersion, match=f"version {VERSION + 1} is newer than "
+                                                     f"this exchange reads \\(up to {VERSION}"
+                                                     f"\\)"):
             action()
     assert (folder / "000001.journal").read_bytes() == newer
+
+
+def test_a_version_1_journal_is_read_and_continued_in_a_new_segment(small, tmp_path):
+    """Version 2 only added a record kind: a version 1 journal reads as before, and a writer
+    continuing it starts a version 2 segment rather than mixing versions in one file."""
+    source, _, records = small
+    folder = tmp_path / "old"
+    folder.mkdir()
+    data = (source / "000001.journal").read_bytes()
+    old = SegmentHeader(1, 0, version=1).pack() + data[HEADER_SIZE:]
+    (folder / "000001.journal").write_bytes(old)
+    assert _records(folder) == records
+    with JournalWriter(folder, Durability.fsync_each()) as writer:
+        seq = writer.append(Refused("submit", -20), 1.0)
+    assert seq == len(records)
+    found = scan(folder)
+    assert [s.version for s in found.segments] == [1, VERSION]
+    assert found.segments[1].first_seq == len(records)
+    assert [e.command for e in JournalReader(folder)][-1] == Refused("submit", -20)
+    assert (folder / "000001.journal").read_bytes() == old
+
+
+def test_a_new_journal_can_start_after_a_snapshot(tmp_path):
+    """``first_seq``: the first record of a journal that carries on from a snapshot's state."""
+    folder = tmp_path / "later"
+    with JournalWriter(folder, Durability.fsync_each(), first_seq=500) as writer:
+        assert writer.append(Cancel(1, 2), 3.0) == 500
+    found = scan(folder)
+    assert (found.records, found.first_seq) == (501, 500)
+    assert [(e.seq, e.command) for e in JournalReader(folder)] == [(500, Cancel(1, 2))]
+    with JournalWriter(folder, first_seq=7) as writer:  # an existing journal goes on
+        assert writer.next_seq == 501
+    for bad in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="first_seq"):
+            JournalWriter(tmp_path / "bad", first_seq=bad)
 
 
 def test_an_empty_journal(tmp_path):

@@ -146,6 +146,7 @@ cdef enum:
     _MARKET = 10
     _CANCEL = 11
     _MODIFY = 12
+    _REFUSED = 15
     _SUBMIT_SIZE = 48   # whole frames of the hot commands without a client order id
     _MARKET_SIZE = 39
     _CANCEL_SIZE = 35
@@ -167,13 +168,7 @@ cdef class FrameQueue:
     closes).
     """
 
-    cdef uint8_t* _buf
-    cdef Py_ssize_t _size, _cap, _threshold, _limit_records
-    cdef int64_t _limit
-    cdef readonly Py_ssize_t queued
-    cdef readonly int64_t next_seq, segment_bytes, segment_records
-    cdef object _on_first, _on_full, _on_limit, _on_roll, _slow
-    cdef public object broken
+    # attributes: _frames.pxd (the venue's engine journals its fast path through put_submit)
 
     def __cinit__(self, *args, **kwargs):
         self._buf = NULL
@@ -264,13 +259,18 @@ cdef class FrameQueue:
         cdef int64_t q = _i64(lots, "lots")
         cdef uint64_t ins = _unsigned(instrument, "instrument", 0xFFFF)
         cdef uint64_t sd = _unsigned(side, "side", 0xFF), tf = _unsigned(tif, "tif", 0xFF)
-        cdef uint8_t* p = self._open(_SUBMIT_SIZE, _SUBMIT, t)
-        _u64(p + 15, <uint64_t>m)
-        _u16(p + 23, <uint16_t>ins)
-        p[25] = <uint8_t>sd
-        _u64(p + 26, <uint64_t>px)
-        _u64(p + 34, <uint64_t>q)
-        p[42] = <uint8_t>tf
+        return self.put_submit(t, m, <uint16_t>ins, <uint8_t>sd, px, q, <uint8_t>tf)
+
+    cdef int64_t put_submit(self, double time, int64_t member, uint16_t instrument, uint8_t side,
+                            int64_t price_ticks, int64_t lots, uint8_t tif) except -1:
+        """:meth:`submit` of checked C values without a client order id (for C callers)."""
+        cdef uint8_t* p = self._open(_SUBMIT_SIZE, _SUBMIT, time)
+        _u64(p + 15, <uint64_t>member)
+        _u16(p + 23, instrument)
+        p[25] = side
+        _u64(p + 26, <uint64_t>price_ticks)
+        _u64(p + 34, <uint64_t>lots)
+        p[42] = tif
         p[43] = 0  # no client order id
         return self._close(p, _SUBMIT_SIZE, _crc32(p, _SUBMIT_SIZE - 4))
 
@@ -310,6 +310,22 @@ cdef class FrameQueue:
         _u64(p + 31, <uint64_t>q)
         _u64(p + 39, <uint64_t>px)
         return self._close(p, _MODIFY_SIZE, _crc32(p, _MODIFY_SIZE - 4))
+
+    def refused(self, time, str call not None, code):
+        """Queue a Refused record (``call`` at most 255 bytes of UTF-8, ``code`` an int64);
+        returns its sequence number (checks as submit)."""
+        cdef double t = _time(time)
+        cdef int64_t c = _i64(code, "code")
+        cdef bytes text = call.encode("utf-8")
+        cdef Py_ssize_t size = len(text), n = _OVERHEAD + 1 + size + 8
+        if size > 255:
+            raise ValueError(f"call: {size} bytes of UTF-8 is more than 255")
+        cdef uint8_t* p = self._open(n, _REFUSED, t)
+        p[15] = <uint8_t>size
+        if size:
+            memcpy(p + 16, <const char*>text, size)
+        _u64(p + 16 + size, <uint64_t>c)
+        return self._close(p, n, _crc32(p, n - 4))
 
     def frame(self, uint8_t kind, time, const uint8_t[::1] payload not None):
         """Queue a record of ``kind`` with ``payload`` (any bytes-like object, copied);

@@ -52,7 +52,7 @@ from .fields import (
 __all__ = [
     "COMMANDS", "Kind", "Command", "Setup", "BeginDay", "OpenSession",
     "CloseSession", "EndOfDay", "AddMember", "Deposit", "Withdraw", "Submit", "MarketOrder",
-    "Cancel", "Modify", "Process", "SettlementRun", "decode",
+    "Cancel", "Modify", "Process", "SettlementRun", "Refused", "decode",
 ]
 
 
@@ -73,6 +73,7 @@ class Kind(enum.IntEnum):
     MODIFY = 12
     PROCESS = 13
     SETTLEMENT_RUN = 14
+    REFUSED = 15  # format version 2
 
 
 class Command:
@@ -292,10 +293,23 @@ class SettlementRun(Command):
     LAYOUT = (DATE, STR16, JSON_OBJECT)
 
 
+@dataclass(frozen=True)
+class Refused(Command):
+    """A call the exchange refused and counted (``Exchange.rejections``) before it had a
+    normalised form to journal: ``call`` names it ("submit", "market", "cancel", "modify",
+    "withdraw", "process") and ``code`` is its ``RejectReason`` code (negative). Replaying it
+    counts the refusal again; nothing else changed. (Format version 2.)"""
+
+    call: str
+    code: int
+    KIND = Kind.REFUSED
+    LAYOUT = (STR8, I64)
+
+
 #: Command class by kind code.
 COMMANDS: dict[int, type[Command]] = {cls.KIND: cls for cls in (
     Setup, BeginDay, OpenSession, CloseSession, EndOfDay, AddMember, Deposit, Withdraw, Submit,
-    MarketOrder, Cancel, Modify, Process, SettlementRun)}
+    MarketOrder, Cancel, Modify, Process, SettlementRun, Refused)}
 
 
 def decode(kind: int, payload: memoryview) -> Command:

@@ -50,9 +50,10 @@ __all__ = [
 
 #: First 8 bytes of every segment file.
 MAGIC = b"EXJOURNL"
-#: The format version this code writes and the newest it reads. A change to the header, the
-#: frame or any payload layout, or a new kind of record, makes a new version.
-VERSION = 1
+#: The format version this code writes and the newest it reads (it reads every older one). A
+#: change to the header, the frame or any payload layout, or a new kind of record, makes a new
+#: version. Version 2 added the ``Refused`` record (kind 15).
+VERSION = 2
 #: Bytes of a segment header.
 HEADER_SIZE = 32
 #: First two bytes of every record frame.

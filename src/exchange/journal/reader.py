@@ -67,7 +67,7 @@ class Tail:
 class SegmentInfo:
     """One segment as scanned: ``records`` good records numbered from ``first_seq``;
     ``last_offset`` is where its last good record starts (None: it has none), ``end`` where
-    the good part ends."""
+    the good part ends; ``version`` is the format version of its header."""
 
     number: int
     path: Path
@@ -75,6 +75,7 @@ class SegmentInfo:
     records: int
     last_offset: int | None
     end: int
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,12 @@ class Scan:
     records: int
     segments: list[SegmentInfo] = field(default_factory=list)
     tail: Tail | None = None
+
+    @property
+    def first_seq(self) -> int:
+        """The sequence number of the journal's first record (0 unless it was started after a
+        snapshot, see ``JournalWriter``'s ``first_seq``)."""
+        return self.segments[0].first_seq if self.segments else 0
 
     @property
     def last_good(self) -> tuple[Path, int] | None:
@@ -198,7 +205,7 @@ class _Walk:
                     self.records += 1
                     count, last, offset = count + 1, offset, end
                 self.segments.append(SegmentInfo(number, path, header.first_seq, count, last,
-                                                 offset))
+                                                 offset, header.version))
                 if offset < len(data):
                     self._bad_record(data, path, offset, later)
                     return

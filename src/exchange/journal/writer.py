@@ -23,12 +23,13 @@ Segments: a new segment file starts when the current one would grow past ``segme
 (default 64 MiB; None: never); the old one is synced first (except under ``none``), so only the
 last segment can have a torn tail after a crash.
 
-Opening a folder that already holds a journal continues it after its last record; a torn tail
+Opening a folder that already holds a journal continues it after its last record (in a new
+segment if the last one was written by an older format version); a torn tail
 raises :class:`~exchange.journal.format.TornTail` (cut it with ``truncate_to_last_good``
 first), damage raises ``CorruptJournal``. One writer per folder: a second one (in any process)
 gets a JournalError. Appends come from one thread at a time.
 
-Cost: the fast path (``submit``, ``market``, ``cancel``, ``modify``: the compiled
+Cost: the fast path (``submit``, ``market``, ``cancel``, ``modify``, ``refused``: the compiled
 :class:`~exchange.journal._frames.FrameQueue`'s methods, bound to the writer) checks its ints
 and writes the frame and its CRC in C into one growing buffer: about 0.1 us a call from Python;
 :meth:`append` of a command object builds its payload field by field in Python (several us).
@@ -51,7 +52,7 @@ import numpy as np
 from ._frames import FrameQueue
 from .commands import COMMANDS, Command, Process
 from .files import FolderLock, fsync_file, fsync_folder, segment_name, segment_paths, write_all
-from .format import HEADER_SIZE, JournalError, SegmentHeader, TornTail
+from .format import HEADER_SIZE, VERSION, JournalError, SegmentHeader, TornTail
 
 __all__ = ["Durability", "JournalWriter", "JournalWriteError"]
 
@@ -105,7 +106,8 @@ class JournalWriter:
     """Appends records to the journal in ``folder`` (created if missing); see the module
     docstring. ``next_seq``: the number the next record gets (= records in the journal);
     ``durable_seq``: how many records are known to be on disk (fsynced); ``queued``: how many
-    wait in memory.
+    wait in memory. ``first_seq`` numbers the first record of a new journal (one that carries
+    on from a snapshot of the commands before it); an existing journal continues where it ends.
 
     The fast path, bound to the writer (the compiled queue's methods; ints checked, numpy ints
     taken, bools refused, TypeError/ValueError naming the field; each returns the record's
@@ -115,15 +117,17 @@ class JournalWriter:
         market(time, member, instrument, side, lots, client_order_id=None)
         cancel(time, member, order_id)
         modify(time, member, order_id, lots, price_ticks=0)
+        refused(time, call, code)
     """
 
     submit: Callable[..., int]
     market: Callable[..., int]
     cancel: Callable[..., int]
     modify: Callable[..., int]
+    refused: Callable[..., int]
 
     def __init__(self, folder: str | os.PathLike[str], durability: Durability | None = None,
-                 *, segment_bytes: int | None = 64 << 20) -> None:
+                 *, segment_bytes: int | None = 64 << 20, first_seq: int = 0) -> None:
         self.durability = Durability.group() if durability is None else durability
         if not isinstance(self.durability, Durability):
             raise TypeError(f"durability: expected a Durability, got "
@@ -132,6 +136,8 @@ class JournalWriter:
                                           or not isinstance(segment_bytes, int)
                                           or segment_bytes <= HEADER_SIZE):
             raise ValueError(f"segment_bytes: {segment_bytes!r} is not an int > {HEADER_SIZE}")
+        if isinstance(first_seq, bool) or not isinstance(first_seq, int) or first_seq < 0:
+            raise ValueError(f"first_seq: {first_seq!r} is not an int >= 0")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._fsync_on = self.durability.mode != "none"
@@ -142,13 +148,13 @@ class JournalWriter:
         self._now = threading.Event()  # group commit: a whole group waits, flush it now
         self._lock = FolderLock(self.folder, "open a second writer")
         try:
-            self._open_tail(-1 if segment_bytes is None else segment_bytes, group)
+            self._open_tail(-1 if segment_bytes is None else segment_bytes, group, first_seq)
         except BaseException:
             self._lock.release()
             raise
         queue = self._queue
         self.submit, self.market = queue.submit, queue.market
-        self.cancel, self.modify = queue.cancel, queue.modify
+        self.cancel, self.modify, self.refused = queue.cancel, queue.modify, queue.refused
         self._thread: threading.Thread | None = None
         if group:
             self._thread = threading.Thread(target=self._flusher, name="journal-flush",
@@ -157,12 +163,13 @@ class JournalWriter:
 
     # -- opening ---------------------------------------------------------------------------
 
-    def _open_tail(self, segment_limit: int, group: bool) -> None:
-        """Continue the journal after its last record, or start segment 1."""
+    def _open_tail(self, segment_limit: int, group: bool, first_seq: int) -> None:
+        """Continue the journal after its last record, or start segment 1 at ``first_seq``
+        (a journal that continues a snapshot's state; ignored for an existing journal)."""
         from .reader import scan  # the reader knows every rule of a sound journal
 
         found = segment_paths(self.folder)
-        records = 0
+        records = first_seq
         if found:
             state = scan(self.folder)
             if state.tail is not None:
@@ -180,6 +187,9 @@ class JournalWriter:
             self._start_segment(1)
             return
         number, path = found[-1]
+        if state.segments[-1].version < VERSION:  # never mix versions within a segment
+            self._start_segment(number + 1)
+            return
         self._segment = number
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         self._queue.segment(os.fstat(self._fd).st_size, state.segments[-1].records)
