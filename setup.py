@@ -1,5 +1,5 @@
-"""Build the compiled parts: the order-book core, the venue's engine and the journal's frame
-queue; all other metadata lives in pyproject.toml."""
+"""Build the compiled parts: the order-book core, the venue's engine and its state export, and
+the journal's frame queue; all other metadata lives in pyproject.toml."""
 import sys
 
 import numpy
@@ -16,6 +16,9 @@ extensions = [
               **NUMPY),
     # risk, the order index and trade staging in C; cimports the book
     Extension("exchange.venue._engine", ["src/exchange/venue/_engine.pyx"],
+              extra_compile_args=OPTIMISE, **NUMPY),
+    # the engine's state as numpy arrays and back (snapshots); cimports the engine
+    Extension("exchange.venue._state", ["src/exchange/venue/_state.pyx"],
               extra_compile_args=OPTIMISE, **NUMPY),
     # the journal writer's hot half (framing, CRC-32, the queue); no numpy
     Extension("exchange.journal._frames", ["src/exchange/journal/_frames.pyx"],

@@ -30,10 +30,12 @@ __version__ = "0.1.0"
 
 # The exchange layer: sessions, members and pre-trade checks, trade capture, events, the facade.
 from .clearing.ledger import Ledger as _Ledger
+from .clearing.settlement import settle as _settle
 
-# The composition root: an Exchange made without a ledger gets clearing's in-memory one (the
-# venue itself never imports clearing).
+# The composition root: an Exchange made without a ledger gets clearing's in-memory one, and
+# Exchange.settle runs clearing's settle (the venue itself never imports clearing).
 from .venue import exchange as _venue_exchange
+from .venue import money as _venue_money
 from .venue._engine import ORDER_DTYPE, RESULT_DTYPE
 from .venue.capture import FixingConfig, SessionStat
 from .venue.codes import (
@@ -50,6 +52,7 @@ from .venue.risk import Funds
 from .venue.sessions import SessionError, SessionSchedule, SessionState
 
 _venue_exchange.default_ledger = _Ledger
+_venue_money.default_settle = _settle
 
 __all__ += [
     "ORDER_DTYPE",

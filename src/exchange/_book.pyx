@@ -847,6 +847,20 @@ cdef class OrderBook:
         """The self-trade prevention mode chosen when the book was made."""
         return STP(self._stp)
 
+    @property
+    def trade_seq(self):
+        """The ``seq`` of the book's last trade (0 before the first); later trades are numbered
+        on from it. Settable, so that a book restored from a snapshot numbers on as the
+        original did; ValueError for a negative value. O(1)."""
+        return self._seq
+
+    @trade_seq.setter
+    def trade_seq(self, value):
+        cdef int64_t seq = _as_i64(value, "trade_seq")
+        if seq < 0:
+            raise ValueError(f"trade_seq={value!r} must be >= 0")
+        self._seq = seq
+
     def __len__(self):
         return self._live
 

@@ -55,6 +55,8 @@ from .store import (
     LedgerLocked,
     WriterLock,
     connect,
+    dump,
+    load,
     transaction,
 )
 
@@ -171,6 +173,22 @@ class Ledger:
     def _release(self) -> None:
         if self._lock is not None:
             self._lock.release()
+
+    def dump(self) -> bytes:
+        """The whole ledger (balances, runs, journal, settled and carried obligations) as an
+        SQLite database image: what a snapshot of the venue keeps. O(ledger size)."""
+        return dump(self._conn)
+
+    def load(self, data: bytes) -> None:
+        """Become the ledger ``data`` holds (:meth:`dump`): a recovery rebuilds its ledger from
+        a snapshot. This ledger must hold no account yet (ValueError); LedgerCorrupt if
+        ``data`` is not a ledger of this schema version (nothing changed then)."""
+        if self.readonly:
+            raise LedgerError(f"ledger {self.path!r} is open read-only")
+        if self._balances:
+            raise ValueError("load: this ledger already holds accounts; load into a new one")
+        load(self._conn, data, "the snapshot's ledger")
+        self.refresh()
 
     def __enter__(self) -> Ledger:
         return self

@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["SCHEMA_VERSION", "LedgerCorrupt", "LedgerError", "LedgerLocked", "WriterLock", "connect", "transaction"]
+__all__ = ["SCHEMA_VERSION", "LedgerCorrupt", "LedgerError", "LedgerLocked", "WriterLock", "connect", "dump", "load",
+           "transaction"]
 
 SCHEMA_NAME = "exchange.clearing.ledger"
 SCHEMA_VERSION = 2
@@ -94,7 +95,7 @@ def connect(path: str | None, readonly: bool) -> sqlite3.Connection:
         if not readonly and (fresh or _no_tables(conn)):
             _create(conn)
         else:
-            _check_schema(conn, path)
+            _check_schema(conn, f"ledger file {path!r}")
         conn.execute("PRAGMA synchronous = FULL")
         # Big runs write tens of megabytes in one transaction: keep the pages in memory until
         # COMMIT instead of spilling the default 2 MB cache to the file.
@@ -124,8 +125,7 @@ def _create(conn: sqlite3.Connection) -> None:
                          [("schema", SCHEMA_NAME), ("schema_version", str(SCHEMA_VERSION))])
 
 
-def _check_schema(conn: sqlite3.Connection, path: str | None) -> None:
-    where = f"ledger file {path!r}"
+def _check_schema(conn: sqlite3.Connection, where: str) -> None:
     try:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         check = conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -143,6 +143,28 @@ def _check_schema(conn: sqlite3.Connection, path: str | None) -> None:
     missing = [t for t in REQUIRED_TABLES if t not in tables]
     if missing:
         raise LedgerCorrupt(f"{where}: tables missing: {missing}")
+
+
+def dump(conn: sqlite3.Connection) -> bytes:
+    """The whole database as bytes: SQLite's serialization, the image a copy of the file would
+    hold (what a snapshot of the venue keeps of its ledger). O(database size)."""
+    return conn.serialize()
+
+
+def load(conn: sqlite3.Connection, data: bytes, where: str) -> None:
+    """Replace the database of ``conn`` by the one ``data`` holds (as :func:`dump` made it),
+    checked first as a ledger of this schema version (LedgerCorrupt naming ``where`` if it is
+    not; ``conn`` is then unchanged). O(database size)."""
+    source = sqlite3.connect(":memory:")
+    try:
+        try:
+            source.deserialize(data)
+        except (sqlite3.DatabaseError, TypeError, ValueError) as exc:
+            raise LedgerCorrupt(f"{where} is not a readable SQLite database: {exc}") from exc
+        _check_schema(source, where)
+        source.backup(conn)
+    finally:
+        source.close()
 
 
 @contextmanager

@@ -37,6 +37,6 @@ __all__ = [
     "VERSION", "AddMember", "BeginDay", "Cancel", "CloseSession", "Command", "CorruptJournal",
     "Deposit", "Durability", "EndOfDay", "Entry", "JournalError", "JournalReader",
     "JournalWriteError", "JournalWriter", "Kind", "MarketOrder", "Modify", "OpenSession",
-    "Process", "Refused", "Scan", "SegmentInfo", "SettlementRun", "Setup", "Submit", "Tail", "TornTail",
-    "UnsupportedVersion", "Withdraw", "scan", "truncate_to_last_good",
+    "Process", "Refused", "Scan", "SegmentInfo", "SettlementRun", "Setup", "Submit", "Tail",
+    "TornTail", "UnsupportedVersion", "Withdraw", "scan", "truncate_to_last_good",
 ]

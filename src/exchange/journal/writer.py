@@ -215,6 +215,12 @@ class JournalWriter:
         return self._queue.next_seq
 
     @property
+    def frames(self) -> FrameQueue:
+        """The compiled queue behind the fast path, for C callers (the venue's engine
+        journals its fast path's orders into it)."""
+        return self._queue
+
+    @property
     def queued(self) -> int:
         """Records appended and not yet handed to the operating system."""
         return self._queue.queued

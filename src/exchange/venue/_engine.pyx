@@ -16,7 +16,17 @@ can cover (balances are int64), so it is refused. Nothing is allocated per messa
 grow by doubling.
 """
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, INT32_MAX, INT64_MAX, INT64_MIN
+from libc.stdint cimport (
+    INT32_MAX,
+    INT64_MAX,
+    INT64_MIN,
+    int8_t,
+    int16_t,
+    int32_t,
+    int64_t,
+    uint8_t,
+    uint16_t,
+)
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy, memset
 
@@ -24,6 +34,7 @@ cimport numpy as cnp
 
 from exchange._book cimport Order, OrderBook, Outcome, StpCancel, Trade
 from exchange._hashmap cimport EMPTY, HashMap, map_find, map_free, map_init, map_insert
+from exchange.journal._frames cimport FrameQueue
 
 import numpy as np
 
@@ -47,27 +58,9 @@ cdef enum:
     R_NOT_OWNER = -31
     R_INVALID_ORDER_ID = -32
 
-cdef enum:
-    NO_ACCOUNT = 0
-    FUNDS = 1
-    CREDIT = 2
-    MAX_DATES = 16          # pending settlement dates per account and asset
-    NOT_HELD = -1
-
 ORDER_DTYPE = np.dtype([(name, np.int64) for name in (
     "action", "order_id", "member", "instrument", "side", "price_ticks", "lots", "tif")])
 RESULT_DTYPE = np.dtype([(name, np.int64) for name in ("order_id", "executed", "leaves", "code")])
-
-
-cdef packed struct OrderMsg:     # ORDER_DTYPE
-    int64_t action
-    int64_t order_id
-    int64_t member
-    int64_t instrument
-    int64_t side
-    int64_t price_ticks
-    int64_t lots
-    int64_t tif
 
 
 cdef packed struct ResultMsg:    # RESULT_DTYPE
@@ -116,54 +109,6 @@ cdef packed struct TermsRow:    # capture._TERMS_DTYPE: one instrument in one se
     int64_t mn
     int64_t md
     int64_t minimum
-
-
-cdef struct MarketC:
-    int32_t open            # 1: orders accepted now
-    int32_t closed_code     # the refusal while not open (a negative RejectReason code)
-    int32_t prefunded       # every member's orders are checked against funds
-    int32_t swap
-    int32_t quote
-    int32_t base            # asset indices
-    int32_t terms_row       # the capture's terms row of the open session
-    int64_t near_day
-    int64_t far_day         # day numbers (-1: no far leg)
-    int64_t f               # quote minor units per tick per lot
-    int64_t bpl             # base minor units per lot
-    int64_t ref             # a swap's reference rate, ticks of its underlying
-    int64_t fref            # quote minor units per underlying tick per lot (swaps)
-    int64_t fixed           # value per lot that does not depend on the price (a swap's near)
-    int64_t max_px          # highest limit price entered since the book was last empty
-    int64_t safe_px         # the max_px for which safe_lots was worked out
-    int64_t safe_lots       # at most this many lots at up to safe_px fit every amount
-    int64_t fee_min
-    int64_t worst_num       # the higher of taker and maker rate, num/den of the trade value
-    int64_t worst_den
-    int64_t taker_num
-    int64_t taker_den
-    int64_t maker_num
-    int64_t maker_den
-
-
-cdef struct Cell:            # one pending settlement date of an account in one asset
-    int64_t day
-    int64_t receipts
-    int64_t debits
-
-
-cdef struct Hold:            # what an open order keeps reserved
-    int32_t member
-    int32_t kind            # FUNDS or CREDIT
-    int32_t quote
-    int32_t base
-    int64_t a               # quote per lot (value, shortfall or points)
-    int64_t fee             # fee bound per lot (0 for a spot sell)
-    int64_t b               # base per lot
-    int64_t lots
-    int64_t held_quote
-    int64_t held_base
-    int32_t next_free
-    int32_t _pad
 
 
 cdef inline int64_t _sat_mul(int64_t x, int64_t y) noexcept nogil:
@@ -217,13 +162,7 @@ cdef class Staging:
     capture's terms row, the count and the time. C buffers that grow by doubling; the capture
     takes them all at a flush."""
 
-    cdef Trade* rows
-    cdef Py_ssize_t n, cap
-    cdef int64_t* chunk_row
-    cdef int64_t* chunk_count
-    cdef double* chunk_time
-    cdef Py_ssize_t chunks, chunk_cap
-    cdef public int64_t flushed     # trades already turned into records
+    # attributes: _engine.pxd
 
     def __cinit__(self):
         self.rows = NULL
@@ -381,49 +320,7 @@ cdef class Engine:
     and a ``version`` that moves with every change) and ``staging`` (where fills go).
     """
 
-    cdef list books
-    cdef MarketC* markets
-    cdef int32_t n_markets
-    cdef readonly list assets
-    cdef int32_t n_assets
-    cdef object source
-    cdef int64_t seen_version
-    cdef readonly Staging staging
-    cdef object flush               # the capture's flush, called when staging holds flush_every
-    cdef Py_ssize_t flush_every
-    cdef dict symbols               # instrument symbol -> market index
-    # members, by index; ids to indices through a hash map
-    cdef HashMap member_index
-    cdef int64_t* member_id
-    cdef int32_t* member_flags      # 1 prefunded, 2 credit-limited, 4 has a funds account
-    cdef int32_t n_members, members_cap
-    # accounts, per member index x asset index
-    cdef int64_t* reserved
-    cdef int64_t* offset            # min(0, min over dates of receipts before - debits up to)
-    cdef int64_t* balance           # the source's settled balance, mirrored
-    cdef Cell* cells                # MAX_DATES per account
-    cdef int32_t* n_cells
-    cdef int64_t* limit             # credit limit (-1: none)
-    cdef int64_t* open_exposure
-    cdef int64_t* owed
-    # per order id
-    cdef int32_t* order_market
-    cdef int64_t* order_cum
-    cdef int32_t* order_hold
-    cdef int64_t next_id, orders_cap
-    # holds
-    cdef Hold* holds
-    cdef int32_t holds_cap, holds_used, free_hold
-    cdef readonly int64_t live_holds
-    # the last call's outcome, read by the facade
-    cdef readonly int64_t last_id, last_executed, last_leaves, last_cum, last_first, last_count
-    cdef readonly int64_t last_stp      # resting orders self-trade prevention cancelled
-    # the last risk refusal: asset index, what was needed, and what there was (or the limit)
-    cdef readonly int64_t refused_asset, refused_needed, refused_have
-    cdef StpCancel* stp_rows
-    cdef Py_ssize_t stp_cap
-    cdef int64_t* maker_cum         # per fill of the last call: the maker's fills so far
-    cdef Py_ssize_t maker_cum_cap
+    # attributes: _engine.pxd (venue/_state.pyx reads and writes them for snapshots)
 
     def __cinit__(self):
         self.markets = NULL
@@ -535,6 +432,12 @@ cdef class Engine:
             self.balance[member * self.n_assets + a] = self.source.balance(
                 self.member_id[member], self.assets[a])
         return 0
+
+    def set_journal(self, FrameQueue queue):
+        """Journal the fast path's accepted orders (:meth:`try_submit`) into ``queue`` (None:
+        stop). The exchange does this only with at most 65536 markets (a Submit record's
+        instrument is a u16)."""
+        self.journal = queue
 
     def set_capture(self, Staging staging, object flush, Py_ssize_t flush_every):
         """Stage fills in ``staging``; call ``flush()`` once ``flush_every`` are waiting."""
@@ -1007,12 +910,14 @@ cdef class Engine:
     # -------------------------------------------------------------------- Python entry points
     def try_submit(self, member, instrument, side, price_ticks, lots, tif, double time):
         """The fast path of ``Exchange.submit``: plain ints, a known member and an open market.
-        Returns (code, order id); code 1 means "not for the fast path" (nothing was done)."""
+        Returns (code, order id); code 1 means "not for the fast path" (nothing was done). An
+        accepted order is journaled here (:meth:`set_journal`), in C."""
         cdef bint ok = True
         cdef int64_t mid = _exact_int(member, &ok), s = _exact_int(side, &ok)
         cdef int64_t px = _exact_int(price_ticks, &ok), q = _exact_int(lots, &ok)
         cdef int64_t t = _exact_int(tif, &ok), mk
         cdef int32_t mi
+        cdef int code
         if not ok or s < 0 or s > 1 or t < 0 or t > 3 or px <= 0 or q <= 0:
             return 1, 0
         if type(instrument) is not str:
@@ -1026,7 +931,10 @@ cdef class Engine:
         mi = map_find(&self.member_index, mid)
         if mi == EMPTY:
             return 1, 0
-        return self.place(mi, <int32_t>mk, 0, <int>s, px, q, <int>t, time), self.last_id
+        code = self.place(mi, <int32_t>mk, 0, <int>s, px, q, <int>t, time)
+        if code == 0 and self.journal is not None:  # journaled before the facade answers
+            self.journal.put_submit(time, mid, <uint16_t>mk, <uint8_t>s, px, q, <uint8_t>t)
+        return code, self.last_id
 
     def submit(self, int32_t member, int32_t market, int side, int64_t px, int64_t lots,
                int tif, double time):

@@ -43,6 +43,7 @@ from exchange.records import (
     empty_trades,
     to_table,
 )
+from exchange.reference.fees import FeeTerms
 from exchange.reference.instruments import Instrument, Kind
 from exchange.venue._engine import Staging
 from exchange.venue.terms import Terms, instrument_codes, pair_of, tick_factors
@@ -189,6 +190,42 @@ class TradeCapture:
                                    self._terms[: self._n_terms], self._instrument_codes,
                                    self._n + 1)
         self._n += pending
+
+    # -- snapshots -------------------------------------------------------------------------
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of the records and of the terms table (for a snapshot); flushes first."""
+        self.flush()
+        return {"records": self._buf[: self._n].copy(),
+                "terms": self._terms[: self._n_terms].copy()}
+
+    def restore(self, records: np.ndarray, terms: np.ndarray, fees: Sequence[FeeTerms]) -> None:
+        """Take a snapshot's ``records`` and ``terms`` table (:meth:`state`) into this capture,
+        which must hold none yet; ``fees`` are each instrument's fee terms (the terms rows are
+        registered again from them and must come out as stored). ValueError otherwise."""
+        if self.count or self._n_terms:
+            raise ValueError("restore: this capture already holds records or terms")
+        if records.dtype != TRADE_RECORD_DTYPE or terms.dtype != _TERMS_DTYPE:
+            raise ValueError(f"restore: records of dtype {records.dtype} and terms of dtype "
+                             f"{terms.dtype} are not a capture's")
+        for row in terms:
+            instr = int(row["instr"])
+            far = None if np.isnat(row["far"]) else row["far"].astype(_dt.date)
+            terms_of = self.register(Terms(
+                self.instruments[instr], instr, int(row["session"]),
+                row["trade_date"].astype(_dt.date), row["settle"].astype(_dt.date), far,
+                int(row["ref"]), fees[instr]))
+            if self._terms[terms_of.row].tobytes() != row.tobytes():
+                raise ValueError(f"restore: terms row {terms_of.row} does not match the "
+                                 f"instrument set and fees")
+        self._buf = np.array(records, copy=True) if len(records) else empty_trades(1)
+        self._n = len(records)
+        self.staging.flushed = self._n
+
+    @property
+    def terms_objects(self) -> list[Terms]:
+        """The registered terms, by row."""
+        return self._terms_objects
 
     # -- reading ---------------------------------------------------------------------------
 

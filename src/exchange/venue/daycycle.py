@@ -175,6 +175,26 @@ class DayCycle:
                  effective.isoformat(), {p: str(r) for p, r in rates.items()})
         return day.date, effective, rates
 
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def day_state(self) -> dict:
+        """The date, its session states and every market's day state as JSON data."""
+        day = None if self.day is None else {
+            "date": self.day.date.isoformat(), "ended": self.day.ended,
+            "states": [state.value for state in self.day.states]}
+        return {"day": day, "markets": [market.day_state() for market in self.markets]}
+
+    def restore_day(self, state: dict, terms: list[Terms]) -> None:
+        """Take :meth:`day_state`'s ``state`` back (``terms``: the capture's, by row). The engine's
+        markets are restored with the engine."""
+        day = state["day"]
+        if day is not None:
+            self.day = TradingDay(_dt.date.fromisoformat(day["date"]), self.schedule)
+            self.day.states = [SessionState(value) for value in day["states"]]
+            self.day.ended = bool(day["ended"])
+        for market, market_state in zip(self.markets, state["markets"], strict=True):
+            market.restore_day(market_state, terms)
+
     def open_session(self) -> SessionSpec | None:
         return None if self.day is None else self.day.open_session
 

@@ -194,6 +194,15 @@ class EventBus:
         self._seq += 1
         return self._seq
 
+    @property
+    def sequence(self) -> int:
+        """The last event sequence number given out (a snapshot keeps it)."""
+        return self._seq
+
+    @sequence.setter
+    def sequence(self, value: int) -> None:
+        self._seq = value
+
     def publish(self, events: list[Any]) -> None:
         """Deliver ``events`` in order to every subscriber; a subscriber's error is logged."""
         for event in events:

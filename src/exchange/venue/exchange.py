@@ -23,8 +23,14 @@ with its reason; it is counted (:meth:`rejections`), reported to subscribers, an
 nothing, holds included. A subscriber's exception never changes what the caller is told (it is
 logged on the ``exchange`` logger).
 
+Durability: with ``journal=`` every state-changing call is journaled once it has succeeded and
+before it returns (a refusal counted before the call had a normalised form as ``Refused``);
+see ``venue/durable.py`` for snapshots, recovery and the digest. The money calls (members,
+deposits, withdrawals, funds, settlement runs) are ``venue/money.py``'s.
+
 Cost: ``submit`` of a deferred member that does not trade is O(1) Python work plus the book's;
-a fill adds O(1) here (records are built vectorised later, see ``exchange.venue.capture``).
+a fill adds O(1) here (records are built vectorised later, see ``exchange.venue.capture``). The
+journal's fast path adds a few dozen nanoseconds in C (the engine writes the record).
 """
 from __future__ import annotations
 
@@ -39,23 +45,23 @@ from typing import Any
 import numpy as np
 
 from exchange._book import STP, TIF, Side
+from exchange.journal import BeginDay, CloseSession, Durability, EndOfDay, OpenSession, Process
 from exchange.reference.calendar import Calendar
-from exchange.reference.dates import day_number
 from exchange.reference.fees import FeeSchedule, default_fee_schedule
-from exchange.reference.instruments import InstrumentSet, checked_int, default_instruments
+from exchange.reference.instruments import InstrumentSet, default_instruments
 from exchange.venue._engine import Engine
 from exchange.venue.batches import process_one_by_one
 from exchange.venue.capture import FixingConfig, OfficialRates, SessionStat, TradeCapture
 from exchange.venue.codes import NotOrderOwner, OrderRejected, RejectReason
 from exchange.venue.daycycle import DayCycle, DayEnd, ExpiredOrder
+from exchange.venue.durable import KEEP_SNAPSHOTS, DurableCalls
 from exchange.venue.entry import OrderEntry
 from exchange.venue.events import ExecType, OrdStatus
-from exchange.venue.fills import MAKER_ID, MAKER_LEAVES
 from exchange.venue.markets import BookView, Market, Markets
-from exchange.venue.members import Member, MemberRegistry, Regime
-from exchange.venue.reporting import Reporter
+from exchange.venue.members import MemberRegistry
+from exchange.venue.money import MoneyCalls
+from exchange.venue.reporting import Reporter, engine_refusal
 from exchange.venue.results import OrderResult
-from exchange.venue.risk import Funds
 from exchange.venue.sessions import SessionSchedule, SessionSpec, SessionState
 
 __all__ = ["Exchange", "OrderResult", "ExpiredOrder", "DayEnd", "BookView"]
@@ -70,15 +76,24 @@ _FILLED, _PARTIAL = OrdStatus.FILLED, OrdStatus.PARTIALLY_FILLED
 _NEW, _CANCELED = OrdStatus.NEW, OrdStatus.CANCELED
 
 
-class Exchange:
-    """A KASE-style exchange over compiled order books; see the module docstring."""
+class Exchange(MoneyCalls, DurableCalls):
+    """A KASE-style exchange over compiled order books; see the module docstring.
+
+    ``journal`` (a folder or a ``JournalWriter`` holding no records) turns journaling on, with
+    ``durability`` (default ``Durability.group()``) for a folder; ``setup`` (a JSON object) is
+    kept in its Setup record beside the configuration (the simulator's scenario);
+    ``keep_snapshots`` (default 2, 0: none) snapshots kept in the folder, one written at each
+    session close and end of day.
+    """
 
     def __init__(self, instruments: InstrumentSet | None = None, calendar: Calendar | None = None,
                  fees: FeeSchedule | None = None, ledger: Any = None,
                  sessions: SessionSchedule | None = None,
                  clock: Callable[[], float] | None = None, stp: STP | int = STP.CANCEL_INCOMING,
                  reference_rates: Mapping[str, Any] | None = None,
-                 fixing: FixingConfig | None = None) -> None:
+                 fixing: FixingConfig | None = None, *, journal: Any = None,
+                 durability: Durability | None = None, setup: Mapping[str, Any] | None = None,
+                 keep_snapshots: int = KEEP_SNAPSHOTS) -> None:
         self.instruments = default_instruments() if instruments is None else instruments
         if not isinstance(self.instruments, InstrumentSet):
             raise TypeError(f"instruments: expected an InstrumentSet, got "
@@ -114,6 +129,14 @@ class Exchange:
         listen = getattr(ledger, "add_listener", None)
         if listen is not None:
             listen(self._settled)
+        self._journal = None
+        self._user_setup: dict[str, Any] = {}
+        if isinstance(keep_snapshots, bool) or not isinstance(keep_snapshots, int) \
+                or keep_snapshots < 0:
+            raise ValueError(f"keep_snapshots: {keep_snapshots!r} is not an int >= 0")
+        self._keep_snapshots = keep_snapshots
+        if journal is not None:
+            self._open_journal(journal, durability, setup)
 
     @property
     def capture(self) -> TradeCapture:
@@ -124,83 +147,6 @@ class Exchange:
     def capture(self, capture: TradeCapture) -> None:
         self._capture = capture
         self._engine.set_capture(capture.staging, capture.flush, capture.flush_every)
-
-    # -- members and their money -------------------------------------------------------------
-
-    def add_member(self, member_id: int, name: str, regime: Regime = Regime.DEFERRED,
-                   credit_limits: Mapping[str, Any] | None = None) -> Member:
-        """Register a member. ``credit_limits`` (DEFERRED only) maps a currency code to the
-        limit in whole currency units (Decimal, str or int: ``{"KZT": "5000000"}``).
-
-        Every member gets ledger accounts in every asset of the instrument set; fund them with
-        :meth:`deposit`. Raises ValueError/TypeError/KeyError with nothing changed.
-        """
-        assets = self.instruments.assets
-        limits = {}
-        for code, amount in (credit_limits or {}).items():
-            if code not in assets:
-                raise KeyError(f"credit_limits: unknown currency {code!r}")
-            limits[code] = assets[code].to_minor(amount)
-        member = Member(member_id, name, regime, limits)
-        if member.id in self._members:
-            raise ValueError(f"member id {member.id} is already registered")
-        self.ledger.open_accounts([(member.id, code) for code in sorted(assets)])
-        self._member_index[member.id] = self._engine.add_member(
-            member.id, member.prefunded, dict(member.credit_limits))
-        self._members.add(member)
-        return member
-
-    @property
-    def members(self) -> MemberRegistry:
-        return self._members
-
-    @property
-    def ledger(self) -> Any:
-        """The clearing ledger holding settled balances (``venue.risk.BalanceSource``)."""
-        return self._ledger
-
-    def _settled(self, notice: Any) -> None:
-        """The ledger settled a date: its commitments are balances now."""
-        roll = None if notice.roll_to is None else day_number(notice.roll_to)
-        self._engine.settled(day_number(notice.date), roll, dict(notice.carried))
-
-    def deposit(self, member: int, asset: str, amount: int) -> None:
-        """Credit ``amount`` minor units of ``asset`` to ``member`` (a top-up). KeyError for an
-        unknown member or asset, ValueError/TypeError for a bad amount; nothing changes then."""
-        found = self._members.get(member)
-        self.ledger.deposit(found.id, asset, amount)
-
-    def withdraw(self, member: int, asset: str, amount: int) -> None:
-        """Pay ``amount`` minor units of ``asset`` out to ``member``: refused
-        (OrderRejected(INSUFFICIENT_FUNDS), counted, nothing changed) if it would take
-        :meth:`funds`' ``available`` below zero: holds and known future debits stay covered."""
-        found = self._members.get(member)
-        value = checked_int(amount, "amount", 1, ValueError)
-        available = self.funds(found.id, asset).available
-        if value > available:
-            error = OrderRejected(RejectReason.INSUFFICIENT_FUNDS,
-                                  f"withdraw: member {found.id} asks {value} {asset} minor "
-                                  f"units, available {available}")
-            self._reporter.rejections[error.reason] += 1
-            raise error
-        self.ledger.withdraw(found.id, asset, value)
-
-    def funds(self, member: int, asset: str) -> Funds:
-        """``member``'s :class:`~exchange.venue.risk.Funds` in ``asset`` (minor units):
-        balance, reserved, committed, available. KeyError for an unknown member or asset."""
-        index = self._member_index[self._members.get(member).id]
-        return Funds(*self._engine.funds(index, self._asset(asset)))
-
-    def credit_exposure(self, member_id: int, currency: str) -> int:
-        """A credit-limited member's net owed plus open-order worst case, minor units."""
-        index = self._member_index[self._members.get(member_id).id]
-        return int(self._engine.credit_exposure(index, self._asset(currency)))
-
-    def _asset(self, asset: str) -> int:
-        assets = self._markets.assets
-        if asset not in assets:
-            raise KeyError(f"unknown asset {asset!r}")
-        return assets.index(asset)
 
     # -- clock -------------------------------------------------------------------------------
 
@@ -235,16 +181,28 @@ class Exchange:
         it. Nothing changes on error. O(instruments)."""
         self._cycle.begin(date)
         self._engine.new_day()
+        if self._journal is not None:
+            self._journal.append(BeginDay(date), self.now())
 
     def open_session(self, name: str) -> SessionSpec:
         """Open session ``name`` (CLOSED -> OPEN); its instruments accept orders. SessionError
         naming the session and state for an illegal transition, or with no day begun."""
-        return self._cycle.open(name, self.capture)
+        spec = self._cycle.open(name, self.capture)
+        if self._journal is not None:
+            self._journal.append(OpenSession(name), self.now())
+        return spec
 
     def close_session(self, name: str) -> list[ExpiredOrder]:
         """Close session ``name`` (OPEN -> CLOSED_FOR_DAY): its resting orders expire and their
         holds are released; returns the expired orders (also sent as EXPIRED events).
-        O(resting orders)."""
+        O(resting orders). A journal is synced and a snapshot written then."""
+        expired = self._close(name)
+        if self._journal is not None:
+            self._journal.append(CloseSession(name), self.now())
+            self._after_close()
+        return expired
+
+    def _close(self, name: str) -> list[ExpiredOrder]:
         expired = self._cycle.close(name)
         for order in expired:
             self._engine.release(order.order_id)
@@ -255,11 +213,15 @@ class Exchange:
     def end_of_day(self) -> DayEnd:
         """End the trading date: close the open session (expiring its orders), mark every
         session CLOSED_FOR_DAY, and publish each pair's official rate (the fixing of the day's
-        spot trades, see ``FixingConfig``) for the next business day."""
+        spot trades, see ``FixingConfig``) for the next business day. A journal is synced and
+        a snapshot written then."""
         self._cycle._live("end the trading day")
         current = self._cycle.open_session()
-        expired = self.close_session(current.name) if current is not None else []
+        expired = self._close(current.name) if current is not None else []
         date, effective, rates = self._cycle.end(self.capture)
+        if self._journal is not None:
+            self._journal.append(EndOfDay(), self.now())
+            self._after_close()
         return DayEnd(date, expired, effective, rates)
 
     # -- orders ------------------------------------------------------------------------------
@@ -276,23 +238,26 @@ class Exchange:
         int64, missing swap reference rate, insufficient funds or credit, and the book's
         FOK_NOT_FILLED / POST_ONLY_WOULD_CROSS / LEVEL_OVERFLOW. O(1) plus matching.
         """
+        t = self.now()
         if price is None and qty is None and client_order_id is None \
                 and not self._bus.active and not self._client_ids:
-            # plain ints, nobody listening: the engine checks and places it in one C call
-            code, _ = self._engine.try_submit(member, instrument, side, price_ticks, lots, tif,
-                                              self.now())
+            # plain ints, nobody listening: the engine checks, places and journals it in C
+            code, _ = self._engine.try_submit(member, instrument, side, price_ticks, lots, tif, t)
             if code == 0:
                 return self._result(lots)  # type: ignore[arg-type]  # an int: the engine took it
         try:
             m, market, side, px, q, tif = self._entry.limit(member, instrument, side, price, qty,
                                                             tif, price_ticks, lots)
             code = self._engine.submit(self._member_index[m.id], market.index, side, px, q, tif,
-                                       self.now())
+                                       t)
             if code:
-                raise self._refused_by_engine(code, market, m.id, side, px, q)
+                raise self._engine_refusal(code, market, m.id, side, px, q)
         except OrderRejected as exc:
             self._reporter.refused(exc, member, instrument, side, price_ticks, client_order_id)
+            self._journal_refused(t, "submit", exc)
             raise
+        if self._journal is not None:
+            self._journal.submit(t, m.id, market.index, side, px, q, tif, client_order_id)
         return self._post_trade(market, m.id, side, px, q, False, client_order_id)
 
     def market(self, member: int, instrument: str, side: Side | int, qty: Any = None, *,
@@ -300,15 +265,18 @@ class Exchange:
         """Enter a market order: it trades what the opposite side holds (up to ``qty``) and
         the rest is cancelled. Same refusals as :meth:`submit` (no price ones). A checked
         member's worst case is what the opposite side can fill, walked in the book."""
+        t = self.now()
         try:
             m, market, side, q = self._entry.market_order(member, instrument, side, qty, lots)
-            code = self._engine.market_order(self._member_index[m.id], market.index, side, q,
-                                             self.now())
+            code = self._engine.market_order(self._member_index[m.id], market.index, side, q, t)
             if code:
-                raise self._refused_by_engine(code, market, m.id, side, 0, q)
+                raise self._engine_refusal(code, market, m.id, side, 0, q)
         except OrderRejected as exc:
             self._reporter.refused(exc, member, instrument, side, 0, client_order_id)
+            self._journal_refused(t, "market", exc)
             raise
+        if self._journal is not None:
+            self._journal.market(t, m.id, market.index, side, q, client_order_id)
         return self._post_trade(market, m.id, side, 0, q, False, client_order_id)
 
     def cancel(self, member: int, order_id: int) -> OrderResult:
@@ -319,8 +287,11 @@ class Exchange:
             m, market, oid, (side, price, _, _) = self._entry.resting(member, order_id, "cancel")
         except (OrderRejected, NotOrderOwner) as exc:
             self._reporter.cancel_refused(exc, member, order_id, "1")
+            self._journal_refused(self.now(), "cancel", exc)
             raise
         self._engine.cancel_order(self._member_index[m.id], oid)
+        if self._journal is not None:
+            self._journal.cancel(self.now(), m.id, oid)
         return self._cancelled(market, oid, m.id, side, price)
 
     def _cancelled(self, market: Market, oid: int, member: int, side: int, price: int
@@ -343,44 +314,35 @@ class Exchange:
         hold grows first (refused with INSUFFICIENT_FUNDS / CREDIT_LIMIT if it cannot) and
         shrinks after. Refusals as :meth:`cancel`, plus the price/qty reasons of
         :meth:`submit` and the book's LEVEL_OVERFLOW; nothing changes then."""
+        t = self.now()
         try:
             m, market, oid, (side, old_px, _, _) = self._entry.resting(member, order_id,
                                                                        "modify")
             px, q = self._entry.new_terms(market, old_px, qty, price, lots, price_ticks)
-            code = self._engine.modify_order(self._member_index[m.id], oid, q,
-                                             0 if px == old_px else px, self.now())
+            new_px = 0 if px == old_px else px
+            code = self._engine.modify_order(self._member_index[m.id], oid, q, new_px, t)
             if code:
-                raise self._refused_by_engine(code, market, m.id, side, px, q, oid)
+                raise self._engine_refusal(code, market, m.id, side, px, q, oid)
         except (OrderRejected, NotOrderOwner) as exc:
             self._reporter.cancel_refused(exc, member, order_id, "2")
+            self._journal_refused(t, "modify", exc)
             raise
+        if self._journal is not None:
+            self._journal.modify(t, m.id, oid, q, new_px)
         if not q:
             return self._cancelled(market, oid, m.id, side, old_px)
         return self._post_trade(market, m.id, side, px, q, True)
 
-    def _refused_by_engine(self, code: int, market: Market, member: int, side: int, px: int,
-                           q: int, oid: int = 0) -> OrderRejected:
-        """The refusal of an engine code (risk, the int64 bound, the book), with its message."""
-        reason = RejectReason(code)
-        engine = self._engine
-        asset = self._markets.assets[engine.refused_asset]
-        what = f"order {oid}" if oid else "order"
-        if reason is RejectReason.INSUFFICIENT_FUNDS:
-            text = (f"member {member} needs {engine.refused_needed} {asset} minor units for the "
-                    f"worst case of this {what}, available {engine.refused_have}")
-        elif reason is RejectReason.CREDIT_LIMIT:
-            text = (f"member {member} would owe up to {engine.refused_needed} {asset} minor "
-                    f"units, credit limit {engine.refused_have}")
-        elif reason is RejectReason.FOK_NOT_FILLED:
-            text = f"fill-or-kill order of side {side} at {px} ticks cannot fill in full"
-        elif reason is RejectReason.POST_ONLY_WOULD_CROSS:
-            text = f"post-only order at {px} ticks would trade on arrival"
-        elif reason is RejectReason.VALUE_TOO_LARGE:
-            text = (f"{q} lots at up to {px} ticks, or the book's prices it would take, could "
-                    f"write an amount beyond int64 minor units")
-        else:
-            text = f"{what}: {q} lots at {px} ticks: {reason.value}"
-        return OrderRejected(reason, f"{market.symbol}: {text}")
+    def _engine_refusal(self, code: int, market: Market, member: int, side: int, px: int,
+                        q: int, oid: int = 0) -> OrderRejected:
+        return engine_refusal(code, market.symbol, self._engine, self._markets.assets, member,
+                              side, px, q, oid)
+
+    def _journal_refused(self, t: float, call: str, error: OrderRejected | NotOrderOwner
+                         ) -> None:
+        """Journal a refusal (already counted) of a call that never reached the journal."""
+        if self._journal is not None:
+            self._journal.refused(t, call, error.reason.code)
 
     # -- post-trade: one path for new orders and modifies -------------------------------------
 
@@ -407,38 +369,11 @@ class Exchange:
             rows, maker_cums = engine.last_fills()
             stp = engine.last_stp_cancels() if engine.last_stp else []
             if reporter.active:
-                self._report(market, member, side, px, q, replaced, result, rows, maker_cums,
-                             stp)
-            self._forget_done(oid, leaves, rows, stp)
+                reporter.order_events(market.symbol, member, side, px, q, replaced, result,
+                                      engine.last_executed, engine.last_first, rows,
+                                      maker_cums, stp)
+            reporter.forget_done(oid, leaves, rows, stp)
         return result
-
-    def _report(self, market: Market, member: int, side: int, px: int, q: int, replaced: bool,
-                result: OrderResult, rows: list, maker_cums: list, stp: list) -> None:
-        reporter, before = self._reporter, result.executed_qty - self._engine.last_executed
-        events = [reporter.report(ExecType.REPLACED if replaced else ExecType.NEW,
-                                  _PARTIAL if before else _NEW, result.order_id, member,
-                                  market.symbol, side, px, q, before)]
-        reporter.fills(events, market.symbol, rows, maker_cums, self._engine.last_first, px,
-                       before)
-        reporter.stp_cancelled(events, market.symbol, stp)
-        if result.status is _CANCELED:
-            events.append(reporter.report(
-                ExecType.CANCELED, _CANCELED, result.order_id, member, market.symbol, side, px,
-                0, result.executed_qty,
-                text="self-trade prevention" if replaced else
-                "remainder cancelled (IOC, market order or self-trade prevention)"))
-        reporter.bus.publish(events)
-
-    def _forget_done(self, oid: int, leaves: int, rows: list, stp: list) -> None:
-        """Client ids of the orders this call finished: filled makers, STP cancels, itself."""
-        ids = self._client_ids
-        for row in rows:
-            if row[MAKER_LEAVES] == 0:
-                ids.pop(row[MAKER_ID], None)
-        for row in stp:
-            ids.pop(row[0], None)
-        if not leaves:
-            ids.pop(oid, None)
 
     # -- batches -----------------------------------------------------------------------------
 
@@ -452,16 +387,21 @@ class Exchange:
         order's fills so far (FIX CumQty), ``leaves`` what rests, ``code`` 0 or the negative
         :class:`RejectReason` code of a refusal, which changed nothing (the batch goes on). The
         clock is read once per batch. With a subscriber or client order ids about, the rows go
-        through the single calls (events need them); otherwise the batch stays in C.
-        TypeError for another input. O(rows + fills)."""
+        through the single calls (events need them); otherwise the batch stays in C. The batch
+        is journaled as one Process record. TypeError for another input. O(rows + fills)."""
+        t = self.now()
         if self._bus.active or self._client_ids:
-            return process_one_by_one(self, orders)
-        results = self._engine.process(orders, self.now())
-        codes = results["code"]
-        refused = codes[codes != 0]
-        if len(refused):
-            for code, count in zip(*np.unique(refused, return_counts=True)):
-                self._reporter.rejections[RejectReason(int(code))] += int(count)
+            with self._unjournaled():
+                results = process_one_by_one(self, orders)
+        else:
+            results = self._engine.process(orders, t)
+            codes = results["code"]
+            refused = codes[codes != 0]
+            if len(refused):
+                for code, count in zip(*np.unique(refused, return_counts=True)):
+                    self._reporter.rejections[RejectReason(int(code))] += int(count)
+        if self._journal is not None:
+            self._journal.append(Process(orders), t)
         return results
 
     # -- reading -----------------------------------------------------------------------------

@@ -72,6 +72,22 @@ class Market:
         self.ref = reference
         self.fixed = reference * ins.swap_legs(1, 1, 1).near_quote
 
+    def day_state(self) -> dict[str, Any]:
+        """This market's state for the trading date as JSON data (a snapshot keeps it)."""
+        blocked = None if self.blocked is None else [self.blocked[0].code, self.blocked[1]]
+        return {"open": self.open, "terms": None if self.terms is None else self.terms.row,
+                "blocked": blocked, "settle": _iso(self.settle), "far": _iso(self.far),
+                "ref": self.ref, "fixed": self.fixed}
+
+    def restore_day(self, state: dict[str, Any], terms: list[Terms]) -> None:
+        """Take :meth:`day_state`'s ``state`` back; ``terms`` are the capture's, by row."""
+        self.open = bool(state["open"])
+        self.terms = None if state["terms"] is None else terms[state["terms"]]  # type: ignore[assignment]
+        blocked = state["blocked"]
+        self.blocked = None if blocked is None else (RejectReason(blocked[0]), blocked[1])
+        self.settle, self.far = _date_or_none(state["settle"]), _date_or_none(state["far"])
+        self.ref, self.fixed = int(state["ref"]), int(state["fixed"])
+
     def begin_session(self, terms: Terms) -> dict[str, Any]:
         """Trade in a session under ``terms`` (registered with capture by the caller); returns
         what the engine needs of this market for it (``Engine.set_market``'s keywords)."""
@@ -153,6 +169,14 @@ class Markets:
         if found is not None:
             return spot.to_ticks(Decimal(found[1]).quantize(spot.tick_size, ROUND_HALF_UP))
         return configured.get(pair_of(ins))
+
+
+def _iso(day: _dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _date_or_none(text: str | None) -> _dt.date | None:
+    return None if text is None else _dt.date.fromisoformat(text)
 
 
 class BookView:

@@ -15,7 +15,7 @@ from typing import Any
 from exchange.venue.codes import NotOrderOwner, OrderRejected, RejectReason
 from exchange.venue.events import CancelReject, EventBus, ExecType, ExecutionReport, OrdStatus
 
-__all__ = ["Reporter"]
+__all__ = ["Reporter", "engine_refusal"]
 
 from exchange.venue.fills import (
     MAKER_ID as _MID,
@@ -117,6 +117,39 @@ class Reporter:
             events.append(self.report(ExecType.CANCELED, _CANCELED, oid, owner, symbol, side,
                                       price, 0, self.cum(oid), text="self-trade prevention"))
 
+    def order_events(self, symbol: str, member: int, side: int, px: int, q: int,
+                     replaced: bool, result: Any, executed_now: int, first: int, rows: list,
+                     maker_cums: list, stp: list) -> None:
+        """Publish what a new order or a modify did: NEW or REPLACED, each fill's TRADE
+        reports, the resting orders STP cancelled, and a CANCELED report for a remainder
+        that does not rest (``result``: the caller's OrderResult; ``executed_now`` the lots it
+        traded in this call, ``first`` the trade id of its first fill)."""
+        before = result.executed_qty - executed_now
+        events = [self.report(ExecType.REPLACED if replaced else ExecType.NEW,
+                              _PARTIAL if before else _NEW, result.order_id, member, symbol,
+                              side, px, q, before)]
+        self.fills(events, symbol, rows, maker_cums, first, px, before)
+        self.stp_cancelled(events, symbol, stp)
+        if result.status is _CANCELED:
+            events.append(self.report(
+                ExecType.CANCELED, _CANCELED, result.order_id, member, symbol, side, px,
+                0, result.executed_qty,
+                text="self-trade prevention" if replaced else
+                "remainder cancelled (IOC, market order or self-trade prevention)"))
+        self.bus.publish(events)
+
+    def forget_done(self, oid: int, leaves: int, rows: list, stp: list) -> None:
+        """Drop the client ids of the orders a call finished: filled makers, STP cancels,
+        the order itself if nothing of it rests."""
+        ids = self.client_ids
+        for row in rows:
+            if row[_MLEAVES] == 0:
+                ids.pop(row[_MID], None)
+        for row in stp:
+            ids.pop(row[0], None)
+        if not leaves:
+            ids.pop(oid, None)
+
     def expired(self, expired: Sequence[Any]) -> None:
         """EXPIRED reports of the orders a session close removed (ExpiredOrder rows)."""
         if not self.bus.active or not expired:
@@ -127,6 +160,31 @@ class Reporter:
                                           e.instrument, e.side, e.price_ticks, 0, 0, 0,
                                           cum(e.order_id), now, text="session closed")
                           for e in expired])
+
+
+def engine_refusal(code: int, symbol: str, engine: Any, assets: Sequence[str], member: int,
+                   side: int, px: int, q: int, oid: int = 0) -> OrderRejected:
+    """The refusal of an engine ``code`` (risk, the int64 bound, the book) for an order of
+    ``member`` in ``symbol``, its message built from what the engine says it lacked."""
+    reason = RejectReason(code)
+    asset = assets[engine.refused_asset]
+    what = f"order {oid}" if oid else "order"
+    if reason is RejectReason.INSUFFICIENT_FUNDS:
+        text = (f"member {member} needs {engine.refused_needed} {asset} minor units for the "
+                f"worst case of this {what}, available {engine.refused_have}")
+    elif reason is RejectReason.CREDIT_LIMIT:
+        text = (f"member {member} would owe up to {engine.refused_needed} {asset} minor "
+                f"units, credit limit {engine.refused_have}")
+    elif reason is RejectReason.FOK_NOT_FILLED:
+        text = f"fill-or-kill order of side {side} at {px} ticks cannot fill in full"
+    elif reason is RejectReason.POST_ONLY_WOULD_CROSS:
+        text = f"post-only order at {px} ticks would trade on arrival"
+    elif reason is RejectReason.VALUE_TOO_LARGE:
+        text = (f"{q} lots at up to {px} ticks, or the book's prices it would take, could "
+                f"write an amount beyond int64 minor units")
+    else:
+        text = f"{what}: {q} lots at {px} ticks: {reason.value}"
+    return OrderRejected(reason, f"{symbol}: {text}")
 
 
 def _int_or(value: Any, default: int) -> int:
