@@ -3,7 +3,8 @@
 Runs a whole simulated trading day (or ``--days N`` consecutive ones on one ledger) on the
 embedded default setup (no services needed), prints progress and the tables (or, with
 ``--json``, one JSON summary), and writes ``trades.parquet``, ``obligations.parquet``,
-``settlement.parquet`` and ``report.html`` into ``--out``.
+``settlement.parquet`` and ``report.html`` into ``--out``; with ``--journal DIR`` it journals
+every exchange call into DIR (``python -m exchange replay DIR`` rebuilds the run from it).
 
 Everything the user gave is checked before the day starts (ranges, the date, that ``--out``
 and ``--ledger`` can be written), so a bad value costs no time and leaves nothing behind.
@@ -27,8 +28,8 @@ from exchange.reference.calendar import Calendar, CalendarError
 from exchange.reference.dates import parse_date
 from exchange.sim.scenario import DEFAULT_DATE, MAX_MEMBERS, MIN_MEMBERS
 
-from . import sweep
-from .paths import OUTPUT_FILES, Leftovers, PathProblem, check_ledger, check_out
+from . import replay, sweep
+from .paths import OUTPUT_FILES, Leftovers, PathProblem, check_journal, check_ledger, check_out
 
 __all__ = ["DEFAULT_ORDERS", "FIRST_DATE", "LAST_DATE", "MAX_DAYS", "MAX_ORDERS", "build_parser",
            "main"]
@@ -108,11 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--ledger", default=None, metavar="PATH",
                      help="SQLite file of the clearing ledger, new or empty (default: in "
                           "memory)")
+    sim.add_argument("--journal", default=None, metavar="DIR",
+                     help="journal every exchange call into this new folder, with snapshots "
+                          "at each session close (replay or recover the run from it)")
     sim.add_argument("--json", action="store_true",
                      help="print one JSON summary instead of tables and progress (keys: "
                           "docs/api.md)")
     sim.add_argument("--quiet", action="store_true", help="print nothing")
     sweep.add_parser(commands)
+    replay.add_parser(commands)
     return parser
 
 
@@ -126,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     if args.command == "sweep":
         return sweep.run(args)
+    if args.command == "replay":
+        return replay.run(args)
     return _simulate(args)
 
 
@@ -160,6 +167,7 @@ def _simulate(args: argparse.Namespace) -> int:
                      f"per session are more than {MAX_ORDERS:,} per session in all", 2)
     try:
         out, ledger = check_out(args.out), check_ledger(args.ledger)
+        journal = check_journal(args.journal)
         dates = _trade_dates(args.date, args.days)
     except PathProblem as exc:
         return _fail(str(exc), 2)
@@ -172,7 +180,7 @@ def _simulate(args: argparse.Namespace) -> int:
                      f'pip install "exchange[sim]"')
     leftovers = Leftovers(out, ledger)
     try:
-        return _run(args, date, out, ledger)
+        return _run(args, date, out, ledger, journal)
     except OSError as exc:
         leftovers.remove()
         return _fail(f"writing the results failed: {exc}")
@@ -181,11 +189,13 @@ def _simulate(args: argparse.Namespace) -> int:
         raise
 
 
-def _run(args: argparse.Namespace, date: _dt.date, out: Path, ledger: Path | None) -> int:
+def _run(args: argparse.Namespace, date: _dt.date, out: Path, ledger: Path | None,
+         journal: Path | None) -> int:
     """The day itself, once every argument was checked; output as the options say."""
     from rich.console import Console
 
     from exchange.sim.days import run_days
+    from exchange.sim.replayed import simulate_setup
     from exchange.sim.scenario import default_scenario
 
     from .console import print_report, print_run_report, progress_for
@@ -204,7 +214,9 @@ def _run(args: argparse.Namespace, date: _dt.date, out: Path, ledger: Path | Non
         run = run_days(scenario, start=date, days=args.days, orders=args.orders,
                        ledger_path=ledger,
                        progress=None if console.quiet else progress.update,
-                       phase=None if console.quiet else progress.phase)
+                       phase=None if console.quiet else progress.phase, journal=journal,
+                       setup=simulate_setup(args.seed, args.members, args.orders, date,
+                                            args.days))
     try:
         console.print("[dim]writing report[/dim]")
         written = write_outputs(run, out)

@@ -13,7 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["OUTPUT_FILES", "Leftovers", "PathProblem", "check_ledger", "check_out"]
+__all__ = ["OUTPUT_FILES", "Leftovers", "PathProblem", "check_journal", "check_ledger",
+           "check_out"]
 
 #: The files a simulated day writes into its output folder.
 OUTPUT_FILES = ("trades.parquet", "obligations.parquet", "settlement.parquet", "report.html")
@@ -80,6 +81,23 @@ def check_ledger(ledger: str | os.PathLike[str] | None) -> Path | None:
     if not parent.is_dir():
         raise PathProblem(f"argument --ledger: folder {str(parent)!r} does not exist")
     _probe(parent, "--ledger", path)
+    return path
+
+
+def check_journal(journal: str | os.PathLike[str] | None) -> Path | None:
+    """The journal folder as a Path (None: no journal), if it is new or empty and can be
+    made. Creates nothing; PathProblem otherwise (a journal already there would be another
+    run's: ``Exchange.recover`` continues one)."""
+    if journal is None:
+        return None
+    path = Path(journal)
+    if path.exists():
+        if not path.is_dir():
+            raise PathProblem(f"argument --journal: {str(path)!r} exists and is not a folder")
+        if any(path.iterdir()):
+            raise PathProblem(f"argument --journal: {str(path)!r} is not empty; give a new "
+                              f"folder")
+    _probe(_nearest_existing(path), "--journal", path)
     return path
 
 

@@ -33,13 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from exchange.clearing import Ledger, Obligations, SettlementResult, net, settle
+from exchange.clearing import Ledger, Obligations, SettlementResult, net
 from exchange.codes import CODES
 from exchange.records import SESSION_NAMES
 from exchange.reference.dates import as_date
 from exchange.reference.instruments import KZT
 from exchange.venue.exchange import DayEnd, Exchange
-from exchange.venue.members import Regime
 
 from .market import SimClock
 from .scenario import Scenario
@@ -104,20 +103,27 @@ def _open_ledger(path: str | os.PathLike | None) -> Ledger:
     return Ledger(path)
 
 
-def _setup(scenario: Scenario, ledger: Ledger, clock: SimClock) -> Exchange:
-    """The exchange with every member registered, accounts opened and balances deposited."""
-    exchange = Exchange(instruments=scenario.instruments, ledger=ledger, clock=clock,
-                        reference_rates=scenario.reference_rates, fees=scenario.fees)
+def _setup(scenario: Scenario, ledger: Ledger, clock: SimClock, journal: Any = None,
+           setup: dict[str, Any] | None = None) -> Exchange:
+    """The exchange with every member registered (which opens its ledger accounts) and opening
+    balances deposited, all through the exchange (so a journal holds them)."""
+    exchange = Exchange(ledger=ledger, clock=clock, journal=journal, setup=setup,
+                        **exchange_options(scenario))
     assets = sorted(scenario.instruments.assets)
     for spec in scenario.members:
         exchange.add_member(spec.id, spec.name, spec.regime)
-    ledger.open_accounts([(spec.id, a) for spec in scenario.members
-                          if spec.regime is not Regime.PREFUNDED for a in assets])
-    rows = [(spec.id, a, spec.balances[a]) for spec in scenario.members for a in assets
-            if spec.balances.get(a, 0) > 0]
-    if rows:
-        ledger.deposit_many(rows)
+    for spec in scenario.members:
+        for asset in assets:
+            if spec.balances.get(asset, 0) > 0:
+                exchange.deposit(spec.id, asset, spec.balances[asset])
     return exchange
+
+
+def exchange_options(scenario: Scenario) -> dict[str, Any]:
+    """What ``Exchange`` is built from for ``scenario`` (a recovery or replay builds it the
+    same way)."""
+    return {"instruments": scenario.instruments, "reference_rates": scenario.reference_rates,
+            "fees": scenario.fees}
 
 
 def run_day(scenario: Scenario, *, date: _dt.date, orders: int,
@@ -145,13 +151,17 @@ class SimVenue:
     """What a simulation keeps from one trading day to the next: the ledger (new, at
     ``ledger_path`` or in memory), the exchange with every member and opening balance, the
     scheduler with its agents (made at the first day's start), and the settlement dates with
-    something still due. :meth:`day` runs one day on them."""
+    something still due. :meth:`day` runs one day on them. With ``journal`` (a new folder)
+    the exchange journals every call into it, ``setup`` beside its configuration in the Setup
+    record; :meth:`close` closes the journal."""
 
-    def __init__(self, scenario: Scenario, ledger_path: str | os.PathLike | None = None) -> None:
+    def __init__(self, scenario: Scenario, ledger_path: str | os.PathLike | None = None,
+                 journal: str | os.PathLike | None = None,
+                 setup: dict[str, Any] | None = None) -> None:
         self.scenario = scenario
         self.ledger = _open_ledger(ledger_path)
         self.clock = SimClock()
-        self.exchange = _setup(scenario, self.ledger, self.clock)
+        self.exchange = _setup(scenario, self.ledger, self.clock, journal, setup)
         self.scheduler: Scheduler | None = None
         self.due: set[_dt.date] = set()  # settlement dates with something due, not yet run
         self.settled: set[_dt.date] = set()  # dates already settled (each is settled once)
@@ -194,6 +204,10 @@ class SimVenue:
                          trades, obligations, settlements, opening, self._outstanding(),
                          timings)
 
+    def close(self) -> None:
+        """Close the exchange's journal, if it has one (everything in it becomes durable)."""
+        self.exchange.close()
+
     def _open_obligations(self) -> Obligations:
         """The obligations of every trade with a leg on a date not yet settled. O(trades)."""
         trades = self.exchange.trades()
@@ -204,15 +218,10 @@ class SimVenue:
 
     def _settle(self, obligations: Obligations, until: _dt.date | None,
                 say: Callable[[str], None]) -> list[SettlementDay]:
-        """Settle each due date up to ``until`` (None: all) in turn; a date failures roll to
+        """Settle each due date up to ``until`` (None: all) in turn through the exchange
+        (failures roll to the next business day of every currency); a date failures roll to
         is remembered, and settled now too if it is not after ``until`` (None: not after the
-        last date due). O(dates x obligations)."""
-        currencies = [a for a in self.scenario.instruments.assets.values() if a.is_currency]
-        calendar = self.exchange.calendar
-
-        def next_business_day(day: np.datetime64) -> _dt.date:
-            return calendar.next_business_day(as_date(day), currencies)
-
+        last date due). O(dates x trades)."""
         self.due |= {as_date(d) for d in obligations.dates().tolist()} - self.settled
         limit = until if until is not None else max(self.due, default=None)
         pending = sorted(d for d in self.due if limit is not None and d <= limit)
@@ -220,14 +229,13 @@ class SimVenue:
         while pending:
             day = pending.pop(0)
             say(f"settling {day.isoformat()}")
-            top_ups = _top_up(self.scenario, self.ledger, obligations, day)
+            top_ups = _top_up(self.scenario, self.exchange, obligations, day)
             before = self.ledger.asset_totals()
-            result = settle(self.ledger, day, obligations=obligations,
-                            next_business_day=next_business_day)
+            result = self.exchange.settle(day)
             done.append(SettlementDay(day, result, top_ups, before, self.ledger.asset_totals()))
             self.due.discard(day)
             self.settled.add(day)
-            for target in _roll_targets(result):
+            for target in roll_targets(result):
                 self.due.add(target)
                 if limit is not None and target <= limit and target not in pending:
                     pending = sorted(pending + [target])
@@ -243,17 +251,19 @@ class SimVenue:
         return rows
 
 
-def _roll_targets(result: SettlementResult) -> list[_dt.date]:
+def roll_targets(result: SettlementResult) -> list[_dt.date]:
+    """The dates a settlement run rolled failures to."""
     carried = np.concatenate([result.net["carried_to"], result.gross["carried_to"]])
     carried = carried[~np.isnat(carried)]
     return [as_date(d) for d in np.unique(carried).tolist()]
 
 
-def _top_up(scenario: Scenario, ledger: Ledger, obligations: Obligations,
+def _top_up(scenario: Scenario, exchange: Exchange, obligations: Obligations,
             day: _dt.date) -> list[tuple[int, str, int]]:
     """Deposits of members that top up, before ``day``'s run: for each asset in which their
     rolled plus fresh NET obligations due on ``day`` exceed their balance, the difference.
     Only members with obligations rolled to ``day`` (they failed before) top up."""
+    ledger = exchange.ledger
     carried, _ = ledger.carried(day)
     rolled: dict[tuple[int, str], int] = {}
     for _, member, asset, amount in carried:
@@ -273,6 +283,6 @@ def _top_up(scenario: Scenario, ledger: Ledger, obligations: Obligations,
             lacking = -amount - ledger.balance(member, asset)
             if lacking > 0:
                 rows.append((member, asset, lacking))
-    if rows:
-        ledger.deposit_many(rows)
+    for member, asset, amount in rows:
+        exchange.deposit(member, asset, amount)
     return rows

@@ -19,6 +19,7 @@ import datetime as _dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -100,27 +101,34 @@ def trade_dates(calendar: Calendar, start: _dt.date, days: int) -> list[_dt.date
 def run_days(scenario: Scenario, *, start: _dt.date, days: int, orders: int,
              ledger_path: str | os.PathLike | None = None,
              progress: Callable[[str, int, int], None] | None = None,
-             phase: Callable[[str], None] | None = None) -> RunResult:
+             phase: Callable[[str], None] | None = None,
+             journal: str | os.PathLike | None = None,
+             setup: dict[str, Any] | None = None) -> RunResult:
     """Simulate ``days`` consecutive business days from ``start`` with ``orders`` order
     messages per session each (module docstring). ``progress(session, done, total)`` and
     ``phase(text)`` as ``run_day``; with more than one day the session is named with its date
-    ("2026-11-30 morning") and each day's start is a phase. Raises what ``run_day`` raises,
-    and ValueError for ``days`` < 1. Time O(days x orders) plus O(trades) netting per day."""
+    ("2026-11-30 morning") and each day's start is a phase. ``journal``: a new folder to
+    journal the run into (``setup`` kept in its Setup record), closed when the run ends.
+    Raises what ``run_day`` raises, and ValueError for ``days`` < 1. Time O(days x orders)
+    plus O(trades) netting per day."""
     _check_orders(orders)
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"days: {days!r} is not a positive int")
-    venue = SimVenue(scenario, ledger_path)
-    dates = trade_dates(venue.exchange.calendar, start, days)
-    results = []
-    for k, date in enumerate(dates):
-        report, say = progress, phase
-        if days > 1:
-            if phase is not None:
-                phase(f"trading day {k + 1} of {days}: {date.isoformat()}")
-            if progress is not None:
-                report = _dated(progress, date)
-        results.append(venue.day(date, orders, final=k == days - 1, progress=report,
-                                 phase=say))
+    venue = SimVenue(scenario, ledger_path, journal, setup)
+    try:
+        dates = trade_dates(venue.exchange.calendar, start, days)
+        results = []
+        for k, date in enumerate(dates):
+            report, say = progress, phase
+            if days > 1:
+                if phase is not None:
+                    phase(f"trading day {k + 1} of {days}: {date.isoformat()}")
+                if progress is not None:
+                    report = _dated(progress, date)
+            results.append(venue.day(date, orders, final=k == days - 1, progress=report,
+                                     phase=say))
+    finally:
+        venue.close()
     obligations = results[0].obligations if days == 1 else \
         net(np.concatenate([day.trades for day in results]), ledger=venue.ledger)
     timings: dict[str, float] = {}

@@ -94,12 +94,16 @@ def apply(exchange: Any, command: Command) -> Any:
 
 
 def replay(exchange: Any, entries: Iterable[Entry],
-           observe: Callable[[Entry, Any], None] | None = None) -> int:
-    """Apply ``entries`` in order (module docstring); ``observe(entry, result)`` after each.
-    Returns how many were applied. ReplayError naming the first record that fails."""
+           observe: Callable[[Entry, Any], None] | None = None,
+           before: Callable[[Entry], None] | None = None) -> int:
+    """Apply ``entries`` in order (module docstring); ``before(entry)`` ahead of each call and
+    ``observe(entry, result)`` after it. Returns how many were applied. ReplayError naming the
+    first record that fails."""
     count = 0
     with exchange._replaying():
         for entry in entries:
+            if before is not None:
+                before(entry)
             exchange.set_time(entry.time)
             try:
                 result = apply(exchange, entry.command)
