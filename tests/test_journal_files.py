@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import exchange
 from exchange.journal import (
     VERSION,
     BeginDay,
@@ -38,7 +39,9 @@ from exchange.journal import (
 from exchange.journal import writer as writer_module
 from exchange.journal.format import HEADER_SIZE, SegmentHeader
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+# the child imports the package this test imported (an installed one in CI, whose compiled
+# modules src/ lacks), not src/
+PACKAGE_ROOT = Path(exchange.__file__).resolve().parents[1]
 
 
 def _write_small(folder: Path, durability: Durability | None = None, **options) -> list[int]:
@@ -420,7 +423,7 @@ def test_a_killed_writer_leaves_every_acknowledged_record_and_at_most_a_torn_tai
         folder = tmp_path / f"j{attempt}"
         child = subprocess.Popen([sys.executable, "-c", _CHILD, str(folder)],
                                  stdout=subprocess.PIPE, text=True,
-                                 env={**os.environ, "PYTHONPATH": str(SRC)})
+                                 env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)})
         assert child.stdout is not None
         acknowledged = -1
         deadline = time.monotonic() + 30

@@ -201,6 +201,6 @@ def test_same_seed_same_run_other_seed_other_run():
 
 def test_a_bad_number_of_days_is_refused():
     scenario = default_scenario(seed=1, members=6, orders=10)
-    for days in (0, -1, True, 2.0):
-        with pytest.raises(ValueError, match="days"):
+    for days, error in ((0, ValueError), (-1, ValueError), (True, TypeError), (2.0, TypeError)):
+        with pytest.raises(error, match="days"):
             run_days(scenario, start=D1, days=days, orders=10)

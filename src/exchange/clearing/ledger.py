@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import operator
 import os
 import sqlite3
 import warnings
@@ -89,14 +88,11 @@ class ConservationError(LedgerError):
 
 
 def _member(value: Any, name: str = "member") -> int:
+    """An integer member id (numpy ints accepted, bools refused); its range is checked where
+    accounts are opened."""
     if type(value) is int:  # the per-order fast path
         return value
-    if isinstance(value, bool):
-        raise TypeError(f"{name}: {value!r} is not an integer id")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: {value!r} is not an integer id") from None
+    return checked_int(value, name, -MAX_INT64 - 1, ValueError)
 
 
 def _amount(value: Any, name: str = "amount") -> int:

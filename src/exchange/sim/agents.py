@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from itertools import accumulate
 
 from exchange._book import TIF
+from exchange.reference.numbers import checked_int
 from exchange.venue.codes import RejectReason
 from exchange.venue.exchange import OrderResult
 
@@ -45,9 +46,7 @@ class Agent:
 
     def __init__(self, member: int, *, weight: float = 1.0,
                  symbols: Iterable[str] | None = None, name: str | None = None) -> None:
-        if isinstance(member, bool) or not isinstance(member, int):
-            raise TypeError(f"member: expected an int id, got {type(member).__name__} "
-                            f"{member!r}")
+        member = checked_int(member, "member", 0, ValueError)
         if not (isinstance(weight, (int, float)) and 0 < weight < float("inf")):
             raise ValueError(f"weight: {weight!r} is not a positive number")
         self.member = member
@@ -204,8 +203,7 @@ class NoiseTrader(Agent):
             raise ValueError(f"max_open: {max_open!r} is not a positive int")
         if not size > 0:
             raise ValueError(f"size: {size!r} is not positive")
-        if isinstance(cool_down, bool) or not isinstance(cool_down, int) or cool_down < 0:
-            raise ValueError(f"cool_down: {cool_down!r} is not a non-negative int")
+        cool_down = checked_int(cool_down, "cool_down", 0, ValueError)
         self.max_open, self.size, self.p_cross = max_open, float(size), p_cross
         self.cool_down = cool_down
         self._idle = 0
@@ -291,9 +289,8 @@ class Overtrader(Agent):
         super().__init__(member, symbols=(symbol,), **kwargs)
         for what, value in (("target_lots", target_lots), ("max_lots", max_lots),
                             ("reach", reach)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{what}: {value!r} is not a positive int")
-        self.symbol, self.target_lots = symbol, target_lots
+            checked_int(value, what, 1, ValueError)
+        self.symbol, self.target_lots = symbol, int(target_lots)
         self.max_lots, self.reach = max_lots, reach
         self.bought = 0
         self._terms: dict[str, _Terms] = {}

@@ -38,6 +38,7 @@ from exchange.codes import CODES
 from exchange.records import SESSION_NAMES
 from exchange.reference.dates import as_date
 from exchange.reference.instruments import KZT
+from exchange.reference.numbers import checked_int
 from exchange.venue.exchange import DayEnd, Exchange
 
 from .market import SimClock
@@ -143,8 +144,7 @@ def run_day(scenario: Scenario, *, date: _dt.date, orders: int,
 
 
 def _check_orders(orders: int) -> None:
-    if isinstance(orders, bool) or not isinstance(orders, int) or orders < 1:
-        raise ValueError(f"orders: {orders!r} is not a positive int")
+    checked_int(orders, "orders", 1, ValueError)
 
 
 class SimVenue:

@@ -26,6 +26,7 @@ import numpy as np
 from exchange.clearing import Ledger, Obligations, net
 from exchange.reference.calendar import Calendar
 from exchange.reference.instruments import KZT
+from exchange.reference.numbers import checked_int
 from exchange.venue.exchange import Exchange
 
 from .day import DayResult, SettlementDay, SimVenue, _check_orders
@@ -112,8 +113,7 @@ def run_days(scenario: Scenario, *, start: _dt.date, days: int, orders: int,
     Raises what ``run_day`` raises, and ValueError for ``days`` < 1. Time O(days x orders)
     plus O(trades) netting per day."""
     _check_orders(orders)
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise ValueError(f"days: {days!r} is not a positive int")
+    days = checked_int(days, "days", 1, ValueError)
     venue = SimVenue(scenario, ledger_path, journal, setup)
     try:
         dates = trade_dates(venue.exchange.calendar, start, days)

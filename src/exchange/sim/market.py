@@ -24,6 +24,7 @@ import numpy as np
 
 from exchange.codes import CODES
 from exchange.reference.instruments import Instrument
+from exchange.reference.numbers import checked_int
 
 __all__ = ["Driver", "Profile", "DEFAULT_DRIVERS", "DEFAULT_PROFILES", "ReferencePrices",
            "MarketData", "SimClock", "TRADING_SECONDS"]
@@ -83,8 +84,7 @@ class Profile:
     def __post_init__(self) -> None:
         if self.spread_bp <= 0 or not math.isfinite(self.spread_bp):
             raise ValueError(f"profile spread_bp: {self.spread_bp!r} is not positive")
-        if isinstance(self.lots, bool) or not isinstance(self.lots, int) or self.lots < 1:
-            raise ValueError(f"profile lots: {self.lots!r} is not a positive int")
+        object.__setattr__(self, "lots", checked_int(self.lots, "profile lots", 1, ValueError))
         if not (self.activity > 0 and math.isfinite(self.activity)):
             raise ValueError(f"profile activity: {self.activity!r} is not positive")
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from exchange.reference.numbers import checked_int
 from exchange.venue.codes import RejectReason
 
 from .agents import Agent
@@ -109,8 +110,7 @@ class Scheduler:
     @staticmethod
     def _check(exchange: Any, agents: Sequence[Agent], seed: int, refresh_every: int,
                depth_levels: int) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed: {seed!r} is not a non-negative int")
+        seed = checked_int(seed, "seed", 0, ValueError)
         if not agents:
             raise ValueError("agents: at least one agent is needed")
         for agent in agents:
@@ -120,8 +120,7 @@ class Scheduler:
                 raise KeyError(f"agent {agent.name}: member {agent.member} is not registered "
                                f"on the exchange")
         for what, value in (("refresh_every", refresh_every), ("depth_levels", depth_levels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{what}: {value!r} is not a positive int")
+            checked_int(value, what, 1, ValueError)
 
     @staticmethod
     def _clock(exchange: Any, clock: SimClock | None) -> tuple[SimClock, bool]:
@@ -165,8 +164,7 @@ class Scheduler:
         Stops early (``idle=True``) if no agent sent anything for many turns in a row.
         SessionError (from the exchange) for an illegal session transition. O(orders).
         """
-        if isinstance(orders, bool) or not isinstance(orders, int) or orders < 1:
-            raise ValueError(f"orders: {orders!r} is not a positive int")
+        orders = checked_int(orders, "orders", 1, ValueError)
         spec, symbols = self._open(name)
         rejected_before = self.exchange.rejections()
         trades_before = len(self.exchange.trades())

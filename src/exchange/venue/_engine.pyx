@@ -497,7 +497,7 @@ cdef class Engine:
         return self.balance[k] + self.offset[k] - self.reserved[k]
 
     # -------------------------------------------------------------------- risk R1
-    cdef int _account_kind(self, int32_t member, const MarketC* m) noexcept:
+    cdef inline int _account_kind(self, int32_t member, const MarketC* m) noexcept:
         cdef int32_t flags = self.member_flags[member]
         if (flags & 1) or m.prefunded:
             return FUNDS
@@ -697,7 +697,7 @@ cdef class Engine:
         return 0
 
     # -------------------------------------------------------------------- orders
-    cdef int _ensure_order(self, int64_t oid) except -1:
+    cdef inline int _ensure_order(self, int64_t oid) except -1:
         if oid >= self.orders_cap:
             self._grow_orders(max(2 * self.orders_cap, oid + 1))
         return 0
@@ -749,10 +749,12 @@ cdef class Engine:
         cdef Outcome out
         if not m.open:
             return m.closed_code
-        self._maybe_flush()
-        code = self._check_value(m, book, side, px, lots, owner)
-        if code:
-            return code
+        if self.staging.n >= self.flush_every:
+            self.flush()
+        if not ((px if px > m.max_px else m.max_px) == m.safe_px and lots <= m.safe_lots):
+            code = self._check_value(m, book, side, px, lots, owner)   # beyond the cached bound
+            if code:
+                return code
         self._ensure_order(oid)
         kind = self._account_kind(member, m)
         if kind != NO_ACCOUNT:
@@ -960,7 +962,7 @@ cdef class Engine:
                             f"{getattr(orders, 'dtype', type(orders).__name__)}")
         cdef const OrderMsg[::1] batch = np.ascontiguousarray(orders)
         cdef Py_ssize_t i, n = batch.shape[0]
-        results = np.zeros(n, dtype=RESULT_DTYPE)
+        results = np.empty(n, dtype=RESULT_DTYPE)   # every field of every row is written
         cdef ResultMsg[::1] out = results
         cdef const OrderMsg* msg
         cdef int code
@@ -972,8 +974,9 @@ cdef class Engine:
                 out[i].order_id = self.last_id
                 out[i].executed = self.last_cum
                 out[i].leaves = self.last_leaves
-            elif msg.action == 1 or msg.action == 3:
-                out[i].order_id = msg.order_id
+            else:
+                out[i].order_id = msg.order_id if msg.action == 1 or msg.action == 3 else 0
+                out[i].executed = out[i].leaves = 0
         return results
 
     cdef int _message(self, const OrderMsg* msg, double time) except -100:
