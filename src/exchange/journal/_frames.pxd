@@ -13,8 +13,11 @@ cdef class FrameQueue:
     cdef readonly int64_t next_seq, segment_bytes, segment_records
     cdef object _on_first, _on_full, _on_limit, _on_roll, _slow
     cdef public object broken
+    cdef Py_ssize_t* _later          # (offset, size) of the frames whose CRC take() writes
+    cdef Py_ssize_t _n_later, _later_cap
 
     cdef uint8_t* _open(self, Py_ssize_t n, uint8_t kind, double time) except NULL
     cdef int64_t _close(self, uint8_t* p, Py_ssize_t n, uint32_t crc) except -1
+    cdef int _crc_later(self, uint8_t* p, Py_ssize_t n) except -1
     cdef int64_t put_submit(self, double time, int64_t member, uint16_t instrument, uint8_t side,
                             int64_t price_ticks, int64_t lots, uint8_t tif) except -1

@@ -7,8 +7,10 @@ modify) field by field in C, any other command from its payload bytes. It number
 counts the bytes of the current segment, and calls back into the Python writer only when
 something must happen (a segment to roll, the first record of a group, a group complete, too
 many records waiting: see the class). :meth:`take` hands the queued bytes to the writer.
-Every method runs with the GIL held and never releases it, so the writer's background thread
-sees whole records only.
+Every method runs with the GIL held, so the writer's background thread sees whole records
+only. :meth:`take` detaches the buffer first and then writes the CRC of each big record
+(:meth:`FrameQueue.frame` of a payload of 64 KiB or more: a ``process`` batch) with zlib, which
+releases the GIL: on the group commit's thread, the caller does not wait for it.
 
 The hot layouts here are the ones ``exchange.journal.commands`` declares (Submit, MarketOrder,
 Cancel, Modify); tests/test_journal_commands.py checks that both write the same bytes.
@@ -19,6 +21,7 @@ buffer's doubling.
 import operator
 import zlib
 
+from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, realloc
@@ -153,6 +156,7 @@ cdef enum:
     _MODIFY_SIZE = 51
     _MAX_BODY = 1 << 30  # exchange.journal.format.MAX_BODY
     _BIG = 4096          # payload bytes from which zlib computes the CRC
+    _LATER = 65536       # payload bytes from which take() computes the CRC
 
 
 cdef class FrameQueue:
@@ -173,6 +177,8 @@ cdef class FrameQueue:
     def __cinit__(self, *args, **kwargs):
         self._buf = NULL
         self._size = self._cap = 0
+        self._later = NULL
+        self._n_later = self._later_cap = 0
 
     def __init__(self, *, Py_ssize_t threshold, Py_ssize_t limit, int64_t segment_limit,
                  int64_t next_seq, on_first, on_full, on_limit, on_roll, slow):
@@ -188,6 +194,7 @@ cdef class FrameQueue:
 
     def __dealloc__(self):
         free(self._buf)
+        free(self._later)
 
     def segment(self, int64_t used, int64_t records):
         """The current segment now holds ``used`` bytes and ``records`` records."""
@@ -199,12 +206,27 @@ cdef class FrameQueue:
         return self._size
 
     def take(self):
-        """(bytes of every queued record, how many records); the queue is then empty."""
-        data = PyBytes_FromStringAndSize(<char*>self._buf, self._size)
+        """(every queued record as a bytes-like :class:`Taken`, how many records); the queue
+        is then empty. The buffer changes hands (no copy); the CRCs left for later are written
+        into it then (zlib releases the GIL meanwhile), while the queue takes new records in a
+        new buffer."""
+        cdef Taken taken = Taken.__new__(Taken)
+        cdef Py_ssize_t i, n_later = self._n_later
+        cdef Py_ssize_t* later = self._later
+        cdef uint8_t* data = self._buf
+        taken._data, taken._size = data, self._size
+        taken._later = later
         count = self.queued
-        self._size = 0
+        self._buf, self._size, self._cap = NULL, 0, 0
+        self._later, self._n_later, self._later_cap = NULL, 0, 0
         self.queued = 0
-        return data, count
+        if n_later:
+            view = memoryview(taken)
+            for i in range(n_later):  # zlib's CRC releases the GIL on long runs
+                _u32(data + later[2 * i] + later[2 * i + 1] - 4, zlib.crc32(
+                    view[later[2 * i]:later[2 * i] + later[2 * i + 1] - 4]))
+            view.release()
+        return taken, count
 
     cdef uint8_t* _open(self, Py_ssize_t n, uint8_t kind, double time) except NULL:
         """Room for a frame of ``n`` bytes, its head written; rolls the segment first if the
@@ -327,18 +349,86 @@ cdef class FrameQueue:
         _u64(p + 16 + size, <uint64_t>c)
         return self._close(p, n, _crc32(p, n - 4))
 
-    def frame(self, uint8_t kind, time, const uint8_t[::1] payload not None):
-        """Queue a record of ``kind`` with ``payload`` (any bytes-like object, copied);
-        ValueError if it is bigger than a record may be."""
-        cdef Py_ssize_t size = payload.shape[0]
+    cdef int _crc_later(self, uint8_t* p, Py_ssize_t n) except -1:
+        """Leave the CRC of the frame of ``n`` bytes at ``p`` to :meth:`take`."""
+        cdef Py_ssize_t cap
+        cdef Py_ssize_t* grown
+        if self._n_later == self._later_cap:
+            cap = max(2 * self._later_cap, 16)
+            grown = <Py_ssize_t*>realloc(self._later, 2 * cap * sizeof(Py_ssize_t))
+            if grown == NULL:
+                raise MemoryError("journal queue: cannot note a record's CRC")
+            self._later, self._later_cap = grown, cap
+        self._later[2 * self._n_later] = p - self._buf
+        self._later[2 * self._n_later + 1] = n
+        self._n_later += 1
+        return 0
+
+    def frame(self, uint8_t kind, time, const uint8_t[::1] payload not None,
+              const uint8_t[::1] tail=None):
+        """Queue a record of ``kind`` with ``payload`` then ``tail`` (bytes-like objects,
+        copied once; ``tail``: a numpy array's bytes, say); ValueError if it is bigger than a
+        record may be."""
+        cdef Py_ssize_t head_size = payload.shape[0]
+        cdef Py_ssize_t tail_size = 0 if tail is None else tail.shape[0]
+        cdef Py_ssize_t size = head_size + tail_size
         if size + 9 > _MAX_BODY:
             raise ValueError(f"a journal record holds at most {_MAX_BODY - 9} payload bytes, "
                              f"not {size}")
         cdef uint8_t* p = self._open(size + _OVERHEAD, kind, _time(time))
-        if size:
-            memcpy(p + _HEAD, &payload[0], size)
+        if head_size:
+            memcpy(p + _HEAD, &payload[0], head_size)
+        if tail_size:
+            memcpy(p + _HEAD + head_size, &tail[0], tail_size)
+        if size >= _LATER:
+            self._crc_later(p, size + _OVERHEAD)
+            return self._close(p, size + _OVERHEAD, 0)
+        if tail_size:
+            return self._close(p, size + _OVERHEAD, _crc32(p, size + _HEAD))
         if size < _BIG:
             return self._close(p, size + _OVERHEAD, _crc32(p, size + _HEAD))
         # zlib's CRC is about twice as fast on long runs (it uses the CPU's carry-less multiply)
         crc = zlib.crc32(payload, _crc32(p, _HEAD))
         return self._close(p, size + _OVERHEAD, crc)
+
+
+cdef class Taken:
+    """Records :meth:`FrameQueue.take` took: a read-only bytes-like object (buffer protocol)
+    that owns their C buffer."""
+
+    cdef uint8_t* _data
+    cdef Py_ssize_t _size
+    cdef Py_ssize_t* _later
+
+    def __cinit__(self):
+        self._data = NULL
+        self._size = 0
+        self._later = NULL
+
+    def __dealloc__(self):
+        free(self._data)
+        free(self._later)
+
+    def __len__(self):
+        return self._size
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        view.buf = <void*>self._data if self._data != NULL else <void*>&self._size
+        view.obj = self
+        view.len = self._size
+        view.readonly = 1
+        view.itemsize = 1
+        view.format = NULL
+        if flags & PyBUF_FORMAT:
+            view.format = b"B"
+        view.ndim = 1
+        view.shape = &self._size if (flags & PyBUF_ND) else NULL
+        view.strides = &view.itemsize if (flags & PyBUF_STRIDES) else NULL
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+    def __bytes__(self):
+        return PyBytes_FromStringAndSize(<char*>self._data, self._size)

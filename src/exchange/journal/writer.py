@@ -45,12 +45,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
 from ._frames import FrameQueue
 from .commands import COMMANDS, Command, Process
+from .fields import ARRAY
 from .files import FolderLock, fsync_file, fsync_folder, segment_name, segment_paths, write_all
 from .format import HEADER_SIZE, VERSION, JournalError, SegmentHeader, TornTail
 
@@ -100,6 +101,11 @@ class Durability:
     def none(cls) -> Durability:
         """Never fsync; write to the OS in batches and at ``sync``."""
         return cls("none", _NONE_BATCH)
+
+
+def _check_time(time: Any) -> None:
+    if isinstance(time, bool) or not isinstance(time, (int, float)) or not math.isfinite(time):
+        raise ValueError(f"time: {time!r} is not a finite number of seconds")
 
 
 class JournalWriter:
@@ -232,15 +238,24 @@ class JournalWriter:
         if not isinstance(command, Command):
             raise TypeError(f"command: expected a journal Command, got "
                             f"{type(command).__name__}")
-        if isinstance(time, bool) or not isinstance(time, (int, float)) \
-                or not math.isfinite(time):
-            raise ValueError(f"time: {time!r} is not a finite number of seconds")
+        _check_time(time)
+        if isinstance(command, Process):
+            return self._array(command.orders, time)
         return self._queue.frame(command.KIND, time, command.payload())
 
     def process(self, time: float, orders: np.ndarray) -> int:
         """:class:`~exchange.journal.commands.Process` of ``orders`` (with its dtype
-        description). O(orders)."""
-        return self.append(Process(orders), time)
+        description). O(orders): the array's bytes are copied once, and the record's CRC is
+        computed when the records are taken to be written (on the group commit's thread)."""
+        _check_time(time)
+        return self._array(Process(orders).orders, time)
+
+    def _array(self, orders: np.ndarray, time: float) -> int:
+        """A Process record of the checked array ``orders``; its payload (docs/journal.md,
+        ARRAY) is the dtype's description, then the bytes, copied straight into the queue."""
+        data = np.ascontiguousarray(orders)
+        return self._queue.frame(Process.KIND, time, ARRAY.describe(data.dtype),
+                                 data.view(np.uint8).data if len(data) else None)
 
     def _slow(self, kind: int, time: float, fields: tuple) -> int:
         """A hot command the compiled path leaves to the command class (a client order id)."""

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from exchange._book import STP, TIF, Side
-from exchange.journal import BeginDay, CloseSession, Durability, EndOfDay, OpenSession, Process
+from exchange.journal import BeginDay, CloseSession, Durability, EndOfDay, OpenSession
 from exchange.reference.calendar import Calendar
 from exchange.reference.fees import FeeSchedule, default_fee_schedule
 from exchange.reference.instruments import InstrumentSet, default_instruments
@@ -401,7 +401,7 @@ class Exchange(MoneyCalls, DurableCalls):
                 for code, count in zip(*np.unique(refused, return_counts=True)):
                     self._reporter.rejections[RejectReason(int(code))] += int(count)
         if self._journal is not None:
-            self._journal.append(Process(orders), t)
+            self._journal.process(t, orders)
         return results
 
     # -- reading -----------------------------------------------------------------------------
