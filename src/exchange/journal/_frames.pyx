@@ -163,7 +163,7 @@ cdef class FrameQueue:
     """Framed records waiting to be written (module docstring).
 
     Callbacks (``on_first`` and ``on_full`` may be None): ``on_first()`` when a record arrives in an empty
-    queue; ``on_full()`` when ``threshold`` records wait; ``on_limit()`` while ``limit`` or more
+    queue; ``on_full()`` when ``threshold`` records wait or a record of 64 KiB or more arrives; ``on_limit()`` while ``limit`` or more
     wait (it must empty the queue: the writer writes it out then and there); ``on_roll()``
     before a record that would take the segment past ``segment_limit`` bytes (< 0: no limit);
     ``slow(kind, time, fields)`` journals a hot command the compiled path does not write itself
@@ -380,9 +380,12 @@ cdef class FrameQueue:
             memcpy(p + _HEAD, &payload[0], head_size)
         if tail_size:
             memcpy(p + _HEAD + head_size, &tail[0], tail_size)
-        if size >= _LATER:
+        if size >= _LATER:  # a batch: its CRC is written when taken, and it is taken soon
             self._crc_later(p, size + _OVERHEAD)
-            return self._close(p, size + _OVERHEAD, 0)
+            seq = self._close(p, size + _OVERHEAD, 0)
+            if self._on_full is not None:
+                self._on_full()
+            return seq
         if tail_size:
             return self._close(p, size + _OVERHEAD, _crc32(p, size + _HEAD))
         if size < _BIG:

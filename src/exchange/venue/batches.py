@@ -13,17 +13,22 @@ import numpy as np
 from exchange.venue._engine import ORDER_DTYPE, RESULT_DTYPE
 from exchange.venue.codes import NotOrderOwner, OrderRejected, RejectReason
 
-__all__ = ["process_one_by_one"]
+__all__ = ["check_orders", "process_one_by_one"]
 
 _NEW, _CANCEL, _MARKET, _MODIFY = 0, 1, 2, 3
+
+
+def check_orders(orders: Any) -> None:
+    """TypeError unless ``orders`` is a one-dimensional numpy array of ORDER_DTYPE."""
+    if not isinstance(orders, np.ndarray) or orders.dtype != ORDER_DTYPE or orders.ndim != 1:
+        raise TypeError(f"orders must be a one-dimensional numpy array of ORDER_DTYPE, got "
+                        f"{getattr(orders, 'dtype', type(orders).__name__)}")
 
 
 def process_one_by_one(exchange: Any, orders: np.ndarray) -> np.ndarray:
     """Apply ``orders`` (ORDER_DTYPE) through ``exchange``'s single calls; RESULT_DTYPE rows.
     TypeError for another input, before anything is applied."""
-    if not isinstance(orders, np.ndarray) or orders.dtype != ORDER_DTYPE or orders.ndim != 1:
-        raise TypeError(f"orders must be a one-dimensional numpy array of ORDER_DTYPE, got "
-                        f"{getattr(orders, 'dtype', type(orders).__name__)}")
+    check_orders(orders)
     results = np.zeros(len(orders), dtype=RESULT_DTYPE)
     symbols = [market.symbol for market in exchange._markets]
     for i, row in enumerate(orders.tolist()):

@@ -50,7 +50,7 @@ from exchange.reference.calendar import Calendar
 from exchange.reference.fees import FeeSchedule, default_fee_schedule
 from exchange.reference.instruments import InstrumentSet, default_instruments
 from exchange.venue._engine import Engine
-from exchange.venue.batches import process_one_by_one
+from exchange.venue.batches import check_orders, process_one_by_one
 from exchange.venue.capture import FixingConfig, OfficialRates, SessionStat, TradeCapture
 from exchange.venue.codes import NotOrderOwner, OrderRejected, RejectReason
 from exchange.venue.daycycle import DayCycle, DayEnd, ExpiredOrder
@@ -388,8 +388,13 @@ class Exchange(MoneyCalls, DurableCalls):
         :class:`RejectReason` code of a refusal, which changed nothing (the batch goes on). The
         clock is read once per batch. With a subscriber or client order ids about, the rows go
         through the single calls (events need them); otherwise the batch stays in C. The batch
-        is journaled as one Process record. TypeError for another input. O(rows + fills)."""
+        is journaled as one Process record, ahead of its rows (write-ahead: under group commit
+        the journal's thread writes it while the rows run). TypeError for another input, with
+        nothing journaled or applied. O(rows + fills)."""
         t = self.now()
+        check_orders(orders)
+        if self._journal is not None:
+            self._journal.process(t, orders)
         if self._bus.active or self._client_ids:
             with self._unjournaled():
                 results = process_one_by_one(self, orders)
@@ -400,8 +405,6 @@ class Exchange(MoneyCalls, DurableCalls):
             if len(refused):
                 for code, count in zip(*np.unique(refused, return_counts=True)):
                     self._reporter.rejections[RejectReason(int(code))] += int(count)
-        if self._journal is not None:
-            self._journal.process(t, orders)
         return results
 
     # -- reading -----------------------------------------------------------------------------
