@@ -54,6 +54,7 @@ KINDS = {
     "test_sim_day.py": "integration",
     "test_sim_days.py": "integration",
     "test_sim_output.py": "integration",
+    "test_snapshots.py": "integration",
     "test_sweep.py": "integration",
     "test_wheel.py": "integration",
 }

@@ -169,3 +169,59 @@ def state(ex: Exchange) -> dict[str, Any]:
         "date": ex.date,
         "sessions": [ex.session_state(name) for name in ("morning", "day", "evening")],
     }
+
+
+# -- random streams (hypothesis draws the operations; :func:`apply` makes each) ---------------
+
+SESSIONS = ("morning", "day", "evening")
+
+
+def start_day(ex: Exchange) -> None:
+    """Begin :data:`THU` and open its morning session at 10:00."""
+    ex.begin_day(THU)
+    ex.set_time(36_000)
+    ex.open_session("morning")
+
+
+def next_session(ex: Exchange) -> str:
+    """Close the open session and open the next one (the last: end the day); returns what
+    happened."""
+    for i, name in enumerate(SESSIONS):
+        if ex.session_state(name).name == "OPEN":
+            if i + 1 < len(SESSIONS):
+                ex.close_session(name)
+                ex.open_session(SESSIONS[i + 1])
+                return f"open {SESSIONS[i + 1]}"
+            ex.end_of_day()
+            return "day ended"
+    return "nothing open"
+
+
+def apply(ex: Exchange, op: tuple) -> str:
+    """Make the call ``op`` describes on ``ex``; its result (or refusal) as text, so that two
+    exchanges' answers compare. Order ids name orders 1..20 of either exchange's numbering."""
+    kind, *args = op
+    try:
+        if kind == "submit":
+            member, symbol, side, offset, lots, tif = args
+            result: Any = ex.submit(member, symbol, side, price_ticks=LOW[symbol] + offset,
+                                    lots=lots, tif=tif)
+        elif kind == "market":
+            member, symbol, side, lots = args
+            result = ex.market(member, symbol, side, lots=lots)
+        elif kind == "cancel":
+            result = ex.cancel(*args)
+        elif kind == "modify":
+            member, order_id, lots, price = args
+            result = ex.modify(member, order_id, lots=lots, price_ticks=price or None)
+        elif kind == "deposit":
+            result = ex.deposit(*args)
+        elif kind == "withdraw":
+            result = ex.withdraw(*args)
+        elif kind == "time":
+            result = ex.set_time(ex.now() + args[0])
+        else:
+            result = next_session(ex)
+    except (OrderRejected, PermissionError) as exc:
+        return f"refused {exc.reason.name}" if isinstance(exc, OrderRejected) else repr(exc)
+    return repr(result)
