@@ -34,6 +34,7 @@ KINDS = {
     "test_clearing_netting.py": "unit",
     "test_clearing_settlement.py": "integration",
     "test_dependencies.py": "unit",
+    "test_digest.py": "integration",
     "test_exchange_capture.py": "integration",
     "test_exchange_orders.py": "integration",
     "test_exchange_prefunded.py": "integration",
