@@ -51,6 +51,7 @@ KINDS = {
     "test_lobster_replay.py": "integration",
     "test_readme.py": "integration",
     "test_recovery.py": "integration",
+    "test_replay_cli.py": "integration",
     "test_sim_agents.py": "integration",
     "test_sim_cli.py": "integration",
     "test_sim_day.py": "integration",

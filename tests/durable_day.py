@@ -5,12 +5,15 @@ a fixed calendar, a USDKZT reference rate for the swaps); :func:`members` regist
 pre-funded, a deferred and a credit-limited member and funds the first two; :func:`scripted_day`
 makes one of every state-changing call (and refusals of each call) and returns the journal
 records it must give, in order; :func:`state` is everything a test compares between two
-exchanges that must be equal.
+exchanges that must be equal. :func:`flip` and :func:`set_journal_version` damage files.
 """
 from __future__ import annotations
 
 import datetime as dt
+import struct
+import zlib
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,7 @@ from exchange.journal import (
     Submit,
     Withdraw,
 )
+from exchange.journal.format import HEADER_SIZE
 from exchange.reference.calendar import Calendar
 
 THU = dt.date(2024, 3, 7)
@@ -225,3 +229,21 @@ def apply(ex: Exchange, op: tuple) -> str:
     except (OrderRejected, PermissionError) as exc:
         return f"refused {exc.reason.name}" if isinstance(exc, OrderRejected) else repr(exc)
     return repr(result)
+
+
+# -- damage ------------------------------------------------------------------------------------
+
+def flip(path: Path, offset: int, mask: int = 0x40) -> None:
+    """Flip the bits ``mask`` of the byte at ``offset`` of the file ``path``."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= mask
+    path.write_bytes(bytes(data))
+
+
+def set_journal_version(path: Path, version: int) -> None:
+    """Rewrite a journal segment header's format version, with a CRC that holds (the header a
+    newer writer would write)."""
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, 8, version)
+    struct.pack_into("<I", data, HEADER_SIZE - 4, zlib.crc32(bytes(data[:HEADER_SIZE - 4])))
+    path.write_bytes(bytes(data))

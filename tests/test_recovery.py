@@ -12,8 +12,6 @@ elsewhere.
 from __future__ import annotations
 
 import random
-import struct
-import zlib
 
 import pytest
 
@@ -24,8 +22,10 @@ from durable_day import (
     THU,
     apply,
     build,
+    flip,
     members,
     scripted_day,
+    set_journal_version,
     start_day,
     state,
 )
@@ -39,7 +39,7 @@ from exchange.journal import (
     Setup,
     UnsupportedVersion,
 )
-from exchange.journal.format import HEADER_SIZE, VERSION
+from exchange.journal.format import VERSION
 from exchange.venue import recovery
 from exchange.venue.config import ConfigMismatch
 from exchange.venue.replay import replay
@@ -153,18 +153,12 @@ def test_a_torn_tail_under_a_snapshot_is_a_clear_error(tmp_path):
         _recover(folder)
 
 
-def _flip(path, offset):
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0x40
-    path.write_bytes(bytes(data))
-
-
 def test_a_flipped_byte_mid_file_is_a_clear_error_and_nothing_is_cut(tmp_path):
     folder = tmp_path / "j"
     _day(folder)
     entries = list(JournalReader(folder))
     segment = folder / SEGMENT
-    _flip(segment, entries[5].offset + 12)  # inside record 5's time field
+    flip(segment, entries[5].offset + 12)  # inside record 5's time field
     damaged = segment.read_bytes()
     names = sorted(p.name for p in folder.iterdir())
     with pytest.raises(CorruptJournal, match=f"record at byte {entries[5].offset} is damaged "
@@ -174,18 +168,10 @@ def test_a_flipped_byte_mid_file_is_a_clear_error_and_nothing_is_cut(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == names
 
 
-def _set_version(path, version):
-    """Rewrite a segment header's version, with a CRC that holds (a newer writer's header)."""
-    data = bytearray(path.read_bytes())
-    struct.pack_into("<H", data, 8, version)
-    struct.pack_into("<I", data, HEADER_SIZE - 4, zlib.crc32(bytes(data[:HEADER_SIZE - 4])))
-    path.write_bytes(bytes(data))
-
-
 def test_a_journal_of_a_newer_format_version_is_refused(tmp_path):
     folder = tmp_path / "j"
     _day(folder)
-    _set_version(folder / SEGMENT, VERSION + 1)
+    set_journal_version(folder / SEGMENT, VERSION + 1)
     before = (folder / SEGMENT).read_bytes()
     with pytest.raises(UnsupportedVersion, match=f"version {VERSION + 1} is newer than this "
                                                  f"exchange reads"):

@@ -30,6 +30,7 @@ from durable_day import (
     OPTIONS,
     apply,
     build,
+    flip,
     members,
     scripted_day,
     start_day,
@@ -217,12 +218,6 @@ def test_a_snapshot_of_a_newer_version_is_refused_naming_it(tmp_path):
         snapshot.read(alien)
 
 
-def _flip(path: Path, offset: int) -> None:
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
-
-
 def test_a_damaged_snapshot_is_refused_naming_it(tmp_path):
     ex = build()
     members(ex)
@@ -231,7 +226,7 @@ def test_a_damaged_snapshot_is_refused_naming_it(tmp_path):
     path = ex.snapshot(tmp_path / "s.npz")
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo("books.npy")
-    _flip(path, info.header_offset + 30 + len(info.filename) + info.file_size - 3)
+    flip(path, info.header_offset + 30 + len(info.filename) + info.file_size - 3)
     with pytest.raises(SnapshotError, match="s.npz.*cannot be read"):
         snapshot.read(path)
     (tmp_path / "t.npz").write_bytes(b"not a zip at all")
@@ -251,7 +246,7 @@ def test_recovery_skips_a_bad_newest_snapshot_with_a_warning(damage, tmp_path, c
     ex.close()
     (old_seq, _), (seq, newest) = snapshot_paths(folder)
     if damage == "flipped":
-        _flip(newest, newest.stat().st_size // 2)
+        flip(newest, newest.stat().st_size // 2)
     else:
         newest.write_bytes(_rewrite_meta(newest, lambda meta: meta.update(version=99)))
     with caplog.at_level(logging.WARNING, logger="exchange"):
