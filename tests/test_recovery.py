@@ -11,7 +11,11 @@ elsewhere.
 """
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +37,7 @@ from exchange import Exchange
 from exchange.clearing import Ledger
 from exchange.journal import (
     CorruptJournal,
+    Durability,
     JournalReader,
     JournalWriter,
     SettlementRun,
@@ -238,8 +243,9 @@ def test_recovery_twice_in_a_row_and_after_more_calls_continues_as_the_uninterru
     at_crash = state(first)
     assert at_crash["books"]  # orders rest at the crash
     first.close()
-    once = _recover(folder)
+    once = _recover(folder, durability=Durability.fsync_each())
     assert state(once) == at_crash
+    assert once.journal.durability == Durability.fsync_each()
     once.close()
     twice = _recover(folder)
     assert state(twice) == at_crash
@@ -305,3 +311,37 @@ def test_options_unlike_the_journal_are_a_config_mismatch(snapshots, tmp_path):
     with pytest.raises(ConfigMismatch, match="reference_rates.USDKZT differs"):
         _recover(folder, reference_rates={"USDKZT": "471.00"})
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+_CHILD = """
+import sys
+sys.path[:0] = [sys.argv[1]]
+from exchange.codes import CODES
+CODES.register_instrument("AAA_FIRST", 0)  # other codes than the process that wrote it
+for name in ("AAA", "USD", "KZTK"):
+    CODES.asset.code(name)
+from durable_day import OPTIONS
+from exchange import Exchange
+ex = Exchange.recover(sys.argv[2], resume=False, **OPTIONS)
+table = ex.trades_table()
+print(ex.digest(), ",".join(table.column("instrument").to_pylist()))
+"""
+
+
+def test_another_process_with_other_codes_recovers_the_same_trades(tmp_path):
+    """Trade records hold codes a process interns in the order it meets names: a snapshot
+    restored in a process that met other names first must still name the right instruments
+    (and give the same digest)."""
+    folder = tmp_path / "j"
+    ex, _ = _day(folder)
+    assert snapshot_paths(folder)  # the recovery below starts from a snapshot
+    tests = str(Path(__file__).resolve().parent)
+    src = str(Path(__import__("exchange").__file__).resolve().parent.parent)
+    done = subprocess.run([sys.executable, "-c", _CHILD, tests, str(folder)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": src})
+    assert done.returncode == 0, done.stderr
+    digest, names = done.stdout.split()
+    assert names.split(",") == ex.trades_table().column("instrument").to_pylist()
+    assert names.split(",") == ["USDKZT_TOD", "USDKZT_SWAP_1D", "KZTK"]
+    assert digest == ex.digest()
