@@ -51,8 +51,8 @@ def test_every_call_is_journaled_with_its_fields_and_time(policy, tmp_path):
     assert [e.seq for e in entries] == list(range(len(expected) + 1))
     assert entries[0].command == Setup({"exchange": describe(ex), "user": {"run": "scripted"}})
     assert [(e.time, e.command) for e in entries[1:]] == expected
-    traded = {ex.instrument_id(s) for s in ("USDKZT_TOD", "USDKZT_SWAP_1D", "KZTK")}
-    assert set(ex.trades()["instrument"].tolist()) == traded  # spot, the swap, the security
+    traded = ex.trades_table().column("instrument").to_pylist()
+    assert set(traded) == {"USDKZT_TOD", "USDKZT_SWAP_1D", "KZTK"}  # spot, a swap, a security
 
 
 def test_a_replay_of_the_journal_gives_an_equal_exchange(tmp_path):

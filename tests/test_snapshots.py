@@ -82,7 +82,7 @@ def _restored(ex: Exchange, path: Path) -> Exchange:
     return copy
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(ops=stream, cut=st.floats(0, 1))
 def test_a_restored_snapshot_equals_the_original_and_behaves_the_same(ops, cut):
     at = int(cut * len(ops))
