@@ -15,7 +15,8 @@ units; where a product could leave int64 it saturates, and a saturated amount is
 can cover (balances are int64), so it is refused. Nothing is allocated per message: the arrays
 grow by doubling.
 """
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
+from cpython.bool cimport PyBool_Check
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check
 from libc.stdint cimport (
     INT32_MAX,
     INT64_MAX,
@@ -299,10 +300,11 @@ cdef void* _grow(void* ptr, Py_ssize_t count, size_t size) except NULL:
 
 
 cdef inline int64_t _exact_int(object value, bint* ok) noexcept:
-    """An exact Python int that fits int64, or ok = False."""
+    """A Python int (an IntEnum such as ``Side.BUY`` or ``TIF.GTC`` too, never a bool) that
+    fits int64, or ok = False."""
     cdef int overflow = 0
     cdef long long v
-    if not PyLong_CheckExact(value):
+    if not PyLong_Check(value) or PyBool_Check(value):
         ok[0] = False
         return 0
     v = PyLong_AsLongLongAndOverflow(value, &overflow)

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from exchange.codes import CODES
 from exchange.records import (
     SESSION_NAMES,
     TRADE_RECORD_DTYPE,
@@ -128,6 +129,11 @@ class TradeCapture:
         # instrument code -> index into self.instruments (-1: not this capture's)
         self._index_of = np.full(int(codes[:, 0].max(initial=-1)) + 1, -1, np.intp)
         self._index_of[self._codes] = np.arange(len(self.instruments))
+        # the numbering of :meth:`portable` records: an asset is its place in these codes
+        names = sorted({a.code for i in self.instruments for a in (i.base, i.quote)})
+        self._asset_codes = np.array([CODES.asset.code(name) for name in names], np.int16)
+        self._asset_place = np.full(int(self._asset_codes.max(initial=-1)) + 1, -1, np.intp)
+        self._asset_place[self._asset_codes] = np.arange(len(names))
         self._ticks = np.array([tick_factors(i) for i in self.instruments],
                                np.float64).reshape(-1, 2)
         self._buf = empty_trades(max(1, capacity))
@@ -194,20 +200,47 @@ class TradeCapture:
     # -- snapshots -------------------------------------------------------------------------
 
     def state(self) -> dict[str, np.ndarray]:
-        """Copies of the records and of the terms table (for a snapshot); flushes first."""
+        """Copies of the records (:meth:`portable`) and of the terms table (for a snapshot);
+        flushes first."""
         self.flush()
-        return {"records": self._buf[: self._n].copy(),
+        return {"records": self.portable(self._buf[: self._n]),
                 "terms": self._terms[: self._n_terms].copy()}
 
+    def portable(self, records: np.ndarray) -> np.ndarray:
+        """A copy of this capture's ``records`` numbered the same in every process: the
+        instrument as its index into ``instruments`` and each asset as its place in the
+        sorted asset codes of the instruments, instead of the codes ``exchange.codes``
+        interns per process (a snapshot and the digest hold these). O(n)."""
+        out = records.copy()
+        out["instrument"] = self._index_of[records["instrument"]]
+        out["base_asset"] = self._asset_place[records["base_asset"]]
+        out["quote_asset"] = self._asset_place[records["quote_asset"]]
+        return out
+
+    def _local(self, records: np.ndarray) -> np.ndarray:
+        """:meth:`portable` undone: this process's codes. ValueError for a number out of
+        range (nothing changed)."""
+        out = np.array(records, copy=True)
+        for field, codes in (("instrument", self._codes), ("base_asset", self._asset_codes),
+                             ("quote_asset", self._asset_codes)):
+            numbers = records[field]
+            if len(numbers) and not 0 <= int(numbers.min()) <= int(numbers.max()) < len(codes):
+                raise ValueError(f"restore: records' {field} numbers are not in "
+                                 f"0..{len(codes) - 1}")
+            out[field] = codes[numbers]
+        return out
+
     def restore(self, records: np.ndarray, terms: np.ndarray, fees: Sequence[FeeTerms]) -> None:
-        """Take a snapshot's ``records`` and ``terms`` table (:meth:`state`) into this capture,
-        which must hold none yet; ``fees`` are each instrument's fee terms (the terms rows are
-        registered again from them and must come out as stored). ValueError otherwise."""
+        """Take a snapshot's ``records`` (numbered as :meth:`portable` numbers them) and
+        ``terms`` table (:meth:`state`) into this capture, which must hold none yet; ``fees``
+        are each instrument's fee terms (the terms rows are registered again from them and
+        must come out as stored). ValueError otherwise."""
         if self.count or self._n_terms:
             raise ValueError("restore: this capture already holds records or terms")
         if records.dtype != TRADE_RECORD_DTYPE or terms.dtype != _TERMS_DTYPE:
             raise ValueError(f"restore: records of dtype {records.dtype} and terms of dtype "
                              f"{terms.dtype} are not a capture's")
+        records = self._local(records)
         for row in terms:
             instr = int(row["instr"])
             far = None if np.isnat(row["far"]) else row["far"].astype(_dt.date)

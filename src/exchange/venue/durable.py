@@ -42,8 +42,18 @@ class DurableCalls:
     def _open_journal(self, journal: Any, durability: Durability | None,
                       setup: Mapping[str, Any] | None) -> None:
         """Start journaling into ``journal`` (a folder or a writer), which must hold no
-        records: its first is the Setup record (the configuration and ``setup``)."""
+        records: its first is the Setup record (the configuration and ``setup``). Every
+        argument is checked before a folder is made or a writer touched."""
+        if setup is not None and not isinstance(setup, Mapping):
+            raise TypeError(f"setup: expected a JSON object (a mapping), got "
+                            f"{type(setup).__name__}")
+        if len(self._markets.by_index) > 0x10000:
+            raise ValueError("journal: a Submit record names at most 65536 instruments")
+        user_setup = dict(setup or {})
+        record = Setup({"exchange": describe(self), "user": user_setup})  # checks the JSON
         if isinstance(journal, JournalWriter):
+            if durability is not None:
+                raise ValueError("durability: give it to the JournalWriter, not beside one")
             writer = journal
         elif isinstance(journal, (str, os.PathLike)):
             writer = JournalWriter(journal, durability)
@@ -54,14 +64,12 @@ class DurableCalls:
             if writer.next_seq:
                 raise ValueError(f"journal {str(writer.folder)!r} already holds "
                                  f"{writer.next_seq} records: Exchange.recover continues it")
-            if len(self._markets.by_index) > 0x10000:
-                raise ValueError("journal: a Submit record names at most 65536 instruments")
-            self._user_setup = dict(setup or {})
-            writer.append(Setup(self._setup_record()), 0.0)
+            writer.append(record, 0.0)
         except BaseException:
             if writer is not journal:
                 writer.close()
             raise
+        self._user_setup = user_setup
         self._attach(writer)
 
     def _setup_record(self) -> dict[str, Any]:

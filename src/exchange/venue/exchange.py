@@ -80,10 +80,10 @@ class Exchange(MoneyCalls, DurableCalls):
     """A KASE-style exchange over compiled order books; see the module docstring.
 
     ``journal`` (a folder or a ``JournalWriter`` holding no records) turns journaling on, with
-    ``durability`` (default ``Durability.group()``) for a folder; ``setup`` (a JSON object) is
-    kept in its Setup record beside the configuration (the simulator's scenario);
-    ``keep_snapshots`` (default 2, 0: none) snapshots kept in the folder, one written at each
-    session close and end of day.
+    ``durability`` (default ``Durability.group()``) for a folder (a ValueError without one);
+    ``setup`` (a JSON object) is kept in its Setup record beside the configuration (the
+    simulator's scenario); ``keep_snapshots`` (default 2, 0: none) snapshots kept in the
+    folder, one written at each session close and end of day.
     """
 
     def __init__(self, instruments: InstrumentSet | None = None, calendar: Calendar | None = None,
@@ -94,6 +94,8 @@ class Exchange(MoneyCalls, DurableCalls):
                  fixing: FixingConfig | None = None, *, journal: Any = None,
                  durability: Durability | None = None, setup: Mapping[str, Any] | None = None,
                  keep_snapshots: int = KEEP_SNAPSHOTS) -> None:
+        if journal is None and durability is not None:
+            raise ValueError("durability: given without journal= (nothing to make durable)")
         self.instruments = default_instruments() if instruments is None else instruments
         if not isinstance(self.instruments, InstrumentSet):
             raise TypeError(f"instruments: expected an InstrumentSet, got "

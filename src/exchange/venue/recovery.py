@@ -10,15 +10,18 @@ Steps (docs/journal.md, "Recovery"):
    of a non-empty journal raises SnapshotError: the journal lost records the snapshot holds, and
    replaying on would give those numbers to other calls. With no journal file at all, the
    snapshot alone is the state (the journal starts again after it);
-3. build the exchange from the caller's options, check it against the snapshot's (or the
-   Setup record's) configuration, restore the snapshot, and replay the records after it;
-4. with ``resume``, journal on into the same folder.
+3. check the exchange (built from the caller's options before step 1) against the snapshot's
+   (or the Setup record's) configuration, restore the snapshot, and replay the records after
+   it;
+4. with ``resume``, journal on into the same folder (an empty journal gets its Setup record
+   first, as a new one does).
 
-The ledger is rebuilt too: a snapshot holds the ledger as it was, and the journal's deposits,
-withdrawals and settlement runs after it are made again, each once (a run id the ledger already
-holds would return its stored result and move nothing). The crashed process's own ledger file,
-if it had one, is not read: it may hold the one call in flight that the journal had not got.
-O(snapshot + records after it).
+The ledger is rebuilt too, in a new one (``ledger=`` holding accounts is a ValueError, raised
+before anything is cut: the journal's deposits would be made twice): a snapshot holds the
+ledger as it was, and the journal's deposits, withdrawals and settlement runs after it are made
+again, each once (a run id the ledger already holds would return its stored result and move
+nothing). The crashed process's own ledger file, if it had one, is not read: it may hold the
+one call in flight that the journal had not got. O(snapshot + records after it).
 """
 from __future__ import annotations
 
@@ -51,13 +54,16 @@ def recover(cls: Any, folder: Path, durability: Durability | None, resume: bool,
     if "journal" in options:
         raise TypeError("recover: journal= is not an option here (recover journals on into "
                         "the folder it reads)")
+    exchange = cls(**options)
+    if next(iter(exchange.ledger.accounts()), None) is not None:
+        raise ValueError("recover: ledger= holds accounts already; give a new, empty ledger "
+                         "(the journal's deposits and settlement runs are made again in it)")
     has_journal = bool(segment_paths(folder))
     found = truncate_to_last_good(folder) if has_journal else Scan(0)
     if has_journal:
         found = scan(folder)  # after the cut (a header-only segment may have gone)
         has_journal = bool(found.segments)
     snapshot = usable_snapshot(folder, found, has_journal)
-    exchange = cls(**options)
     start = 0
     if snapshot is not None:
         check_same(snapshot.meta["setup"]["exchange"], describe(exchange),
@@ -73,18 +79,25 @@ def recover(cls: Any, folder: Path, durability: Durability | None, resume: bool,
                             f"{found.first_seq} and no snapshot holds the records before it")
     reader = JournalReader(folder, start=start)
     if start == 0:
-        _check_first(folder)
+        _check_first(folder, exchange)
     replay(exchange, reader)
     if resume:
-        exchange._attach(JournalWriter(folder, durability, first_seq=start))
+        writer = JournalWriter(folder, durability, first_seq=start)
+        if writer.next_seq == 0:  # an empty journal: it starts again with its Setup record
+            writer.append(Setup(exchange._setup_record()), 0.0)
+        exchange._attach(writer)
     return exchange
 
 
-def _check_first(folder: Path) -> None:
+def _check_first(folder: Path, exchange: Any) -> None:
+    """ReplayError unless the journal starts with its Setup record; ConfigMismatch (not
+    wrapped in a ReplayError as the replay would) unless ``exchange`` is built as it says."""
     for entry in JournalReader(folder):
         if not isinstance(entry.command, Setup):
             raise ReplayError(f"journal {str(folder)!r} starts with "
                               f"{type(entry.command).__name__}, not its Setup record")
+        check_same(entry.command.settings.get("exchange", {}), describe(exchange),
+                   "the journal")
         return
 
 

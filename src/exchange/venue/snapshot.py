@@ -13,7 +13,9 @@ describes every member; in short:
   book's bids then asks in priority order; ``book_seq``: each book's last trade number;
 * ``engine.*``: the venue engine's arrays (``venue/_state.pyx``: markets, members, accounts,
   pending dates, orders that rest or hold, counters);
-* ``capture.records`` (every trade record) and ``capture.terms`` (the capture's terms table);
+* ``capture.records`` (every trade record, its instrument and assets numbered as
+  ``TradeCapture.portable`` numbers them: the codes of ``exchange.codes`` are interned per
+  process) and ``capture.terms`` (the capture's terms table);
 * ``ledger``: the clearing ledger as an SQLite database image (``Ledger.dump``).
 
 A snapshot is written to a temporary file, fsynced and renamed into place, so a crash leaves
