@@ -111,7 +111,8 @@ class RunRecorder:
     :meth:`before` and :meth:`after` to ``venue.replay.replay``, then take :meth:`result`."""
 
     def __init__(self, scenario: Scenario, exchange: Exchange, orders_per_session: int) -> None:
-        self.scenario, self.exchange, self.orders_per_session = scenario, exchange, orders_per_session
+        self.scenario, self.exchange = scenario, exchange
+        self.orders_per_session = orders_per_session
         self.days: list[DayResult] = []
         self._day: dict[str, Any] | None = None
         self._session: dict[str, Any] | None = None
