@@ -194,18 +194,44 @@ class TradeCapture:
     # -- snapshots -------------------------------------------------------------------------
 
     def state(self) -> dict[str, np.ndarray]:
-        """Copies of the records and of the terms table (for a snapshot); flushes first."""
+        """Copies of the records (:meth:`portable`) and of the terms table (for a snapshot);
+        flushes first."""
         self.flush()
-        return {"records": self._buf[: self._n].copy(),
+        return {"records": self.portable(self._buf[: self._n]),
                 "terms": self._terms[: self._n_terms].copy()}
 
+    def portable(self, records: np.ndarray) -> np.ndarray:
+        """A copy of ``records`` (this capture's) that means the same in every process: the
+        registry codes of ``instrument``, ``base_asset`` and ``quote_asset`` are this process's
+        (``exchange.codes``), so all three hold the instrument's index in ``instruments``
+        instead, and numbers are little-endian. :meth:`local` reverses it. O(n)."""
+        out = records.astype(TRADE_RECORD_DTYPE.newbyteorder("<"))
+        index = self.instrument_index(records)
+        for column in ("instrument", "base_asset", "quote_asset"):
+            out[column] = index
+        return out
+
+    def local(self, records: np.ndarray) -> np.ndarray:
+        """:meth:`portable` ``records`` with this process's registry codes again. ValueError
+        for an instrument index that is not one of ``instruments``. O(n)."""
+        index = records["instrument"].astype(np.intp)
+        bad = (index < 0) | (index >= len(self.instruments))
+        if bad.any():
+            raise ValueError(f"records: instrument index {int(index[bad][0])} is not one of "
+                             f"the {len(self.instruments)} instruments")
+        out = np.array(records, dtype=TRADE_RECORD_DTYPE)
+        out["instrument"], out["base_asset"] = self._codes[index], self._bases[index]
+        out["quote_asset"] = self._quotes[index]
+        return out
+
     def restore(self, records: np.ndarray, terms: np.ndarray, fees: Sequence[FeeTerms]) -> None:
-        """Take a snapshot's ``records`` and ``terms`` table (:meth:`state`) into this capture,
+        """Take a snapshot's ``records`` (:meth:`portable`) and ``terms`` table (:meth:`state`)
+        into this capture,
         which must hold none yet; ``fees`` are each instrument's fee terms (the terms rows are
         registered again from them and must come out as stored). ValueError otherwise."""
         if self.count or self._n_terms:
             raise ValueError("restore: this capture already holds records or terms")
-        if records.dtype != TRADE_RECORD_DTYPE or terms.dtype != _TERMS_DTYPE:
+        if records.dtype != TRADE_RECORD_DTYPE.newbyteorder("<") or terms.dtype != _TERMS_DTYPE:
             raise ValueError(f"restore: records of dtype {records.dtype} and terms of dtype "
                              f"{terms.dtype} are not a capture's")
         for row in terms:
@@ -218,7 +244,7 @@ class TradeCapture:
             if self._terms[terms_of.row].tobytes() != row.tobytes():
                 raise ValueError(f"restore: terms row {terms_of.row} does not match the "
                                  f"instrument set and fees")
-        self._buf = np.array(records, copy=True) if len(records) else empty_trades(1)
+        self._buf = self.local(records) if len(records) else empty_trades(1)
         self._n = len(records)
         self.staging.flushed = self._n
 

@@ -10,7 +10,9 @@ different states can run together into the same byte stream):
    resting or holding order's market, fills so far and hold, the next order id and the number
    of live holds (``venue/_state.pyx``'s arrays; the mirrored ledger balances and the markets'
    price caches are left out: the first is the ledger's, the second never changes a result);
-3. ``trades``: every trade record (``TRADE_RECORD_DTYPE`` bytes);
+3. ``trades``: every trade record (``TRADE_RECORD_DTYPE`` bytes, little-endian, with the
+   instrument's index in the exchange for the process-local registry codes:
+   ``TradeCapture.portable``);
 4. ``ledger``: every account's balance, ``member asset balance`` lines in order;
 5. ``counters``: the refusal counts by reason, the trading day and its session states, the
    official rates, the members (id, name, regime, credit limits) and the client order ids of
@@ -44,7 +46,7 @@ def digest(exchange: Any) -> str:
     _part(h, "holds", b"".join(_le(array) for array in (
         engine["members"], engine["accounts"][:, _HOLD_ACCOUNT_COLUMNS], engine["cells"],
         engine["orders"], engine["counters"])))
-    _part(h, "trades", exchange.trades().tobytes())
+    _part(h, "trades", exchange.capture.portable(exchange.trades()).tobytes())
     _part(h, "ledger", "".join(f"{m} {a} {b}\n" for m, a, b in exchange.ledger.accounts())
           .encode())
     _part(h, "counters", json.dumps(_counters(exchange), sort_keys=True).encode())

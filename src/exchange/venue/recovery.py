@@ -14,6 +14,8 @@ Steps (docs/journal.md, "Recovery"):
    Setup record's) configuration, restore the snapshot, and replay the records after it;
 4. with ``resume``, journal on into the same folder.
 
+A ``ledger=`` option must be a new one (no account): ValueError otherwise, before anything.
+
 The ledger is rebuilt too: a snapshot holds the ledger as it was, and the journal's deposits,
 withdrawals and settlement runs after it are made again, each once (a run id the ledger already
 holds would return its stored result and move nothing). The crashed process's own ledger file,
@@ -51,6 +53,7 @@ def recover(cls: Any, folder: Path, durability: Durability | None, resume: bool,
     if "journal" in options:
         raise TypeError("recover: journal= is not an option here (recover journals on into "
                         "the folder it reads)")
+    _check_new_ledger(options.get("ledger"))
     has_journal = bool(segment_paths(folder))
     found = truncate_to_last_good(folder) if has_journal else Scan(0)
     if has_journal:
@@ -78,6 +81,16 @@ def recover(cls: Any, folder: Path, durability: Durability | None, resume: bool,
     if resume:
         exchange._attach(JournalWriter(folder, durability, first_seq=start))
     return exchange
+
+
+def _check_new_ledger(ledger: Any) -> None:
+    """ValueError if ``ledger`` (given as ``ledger=``) holds accounts: the snapshot's ledger
+    and the journal's deposits and runs would be made on them a second time (a crashed run's
+    own ledger file is such a ledger)."""
+    if ledger is not None and ledger.accounts():
+        raise ValueError(f"recover: ledger={getattr(ledger, 'path', ledger)!r} already holds "
+                         f"accounts; give a new, empty ledger (the journal rebuilds the "
+                         f"balances)")
 
 
 def _check_first(folder: Path) -> None:
