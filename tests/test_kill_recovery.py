@@ -342,6 +342,7 @@ def test_killed_on_day_three_recovers_into_day_three(tmp_path):
     folder = tmp_path / "trading"
     kill_at_size(start_child(folder, 3, DAYS3_ORDERS), folder, target)
     found = {"trading": recover_and_finish(folder, days)}
+    assert found["trading"].count >= days.whole_records_below(target)
     settling = days.entries[days.index(SettlementRun, third)]
     pause_at = f"{third.isoformat()} journal"
     folder = tmp_path / "settling"
