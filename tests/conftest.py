@@ -47,6 +47,7 @@ KINDS = {
     "test_journal_commands.py": "unit",
     "test_journal_files.py": "integration",
     "test_journaling.py": "integration",
+    "test_kill_recovery.py": "integration",
     "test_lobster_data.py": "integration",
     "test_lobster_replay.py": "integration",
     "test_readme.py": "integration",

@@ -217,7 +217,7 @@ class TradeCapture:
         out["quote_asset"] = self._asset_place[records["quote_asset"]]
         return out
 
-    def _local(self, records: np.ndarray) -> np.ndarray:
+    def local(self, records: np.ndarray) -> np.ndarray:
         """:meth:`portable` undone: this process's codes. ValueError for a number out of
         range (nothing changed)."""
         out = np.array(records, copy=True)
@@ -240,7 +240,7 @@ class TradeCapture:
         if records.dtype != TRADE_RECORD_DTYPE or terms.dtype != _TERMS_DTYPE:
             raise ValueError(f"restore: records of dtype {records.dtype} and terms of dtype "
                              f"{terms.dtype} are not a capture's")
-        records = self._local(records)
+        records = self.local(records)
         for row in terms:
             instr = int(row["instr"])
             far = None if np.isnat(row["far"]) else row["far"].astype(_dt.date)

@@ -152,8 +152,9 @@ class DurableCalls:
         record), its latest good snapshot restored and the journal after it replayed; a torn
         tail is cut first. With ``resume`` it then journals on into ``path`` (``durability``
         as the constructor's). ``ledger=`` may give an empty ledger to rebuild the balances
-        in (default: a new in-memory one). Raises CorruptJournal, UnsupportedVersion,
-        ConfigMismatch, SnapshotError or ReplayError naming what is wrong (venue/recovery.py).
+        in (default: a new in-memory one; ValueError if it holds accounts). Raises
+        CorruptJournal, UnsupportedVersion, ConfigMismatch, SnapshotError or ReplayError naming
+        what is wrong (venue/recovery.py).
         """
         from exchange.venue.recovery import recover
 
