@@ -394,5 +394,6 @@ def test_snapshots_and_digests_do_not_depend_on_the_process_registry_codes(tmp_p
     portable = recovered.capture.portable(recovered.trades()[:3])
     assert recovered.capture.local(portable).tobytes() == recovered.trades()[:3].tobytes()
     portable["instrument"][1] = len(recovered.instruments)
-    with pytest.raises(ValueError, match=f"instrument index {len(recovered.instruments)} "):
+    with pytest.raises(ValueError, match=f"instrument numbers are not in "
+                                         f"0..{len(recovered.instruments) - 1}"):
         recovered.capture.local(portable)
