@@ -204,3 +204,17 @@ def test_the_funds_of_every_member_survive_a_replay(tmp_path):
     funds = {(m, a): fresh.funds(m, a) for m in (1, 2, 3) for a in ASSETS}
     assert funds == {(m, a): ex.funds(m, a) for m in (1, 2, 3) for a in ASSETS}
     assert any(f.balance for f in funds.values())
+
+
+def test_an_exchange_that_fails_to_open_its_journal_leaves_no_listener_on_the_ledger(tmp_path):
+    from exchange.clearing import Ledger
+    from exchange.venue.exchange import Exchange
+
+    ledger = Ledger()
+    with pytest.raises(TypeError, match="journal"):
+        Exchange(ledger=ledger, journal=12345)
+    with pytest.raises(TypeError, match="setup"):
+        Exchange(ledger=ledger, journal=tmp_path / "j", setup=[1, 2])
+    assert ledger._listeners == []
+    Exchange(ledger=ledger, journal=tmp_path / "ok").close()
+    assert len(ledger._listeners) == 1

@@ -128,9 +128,6 @@ class Exchange(MoneyCalls, DurableCalls):
                                  self._cycle.refuse_closed)
         self._reporter = Reporter(self._client_ids, self._engine.cum, self.now)
         self._bus = self._reporter.bus
-        listen = getattr(ledger, "add_listener", None)
-        if listen is not None:
-            listen(self._settled)
         self._journal = None
         self._user_setup: dict[str, Any] = {}
         if isinstance(keep_snapshots, bool) or not isinstance(keep_snapshots, int) \
@@ -139,6 +136,10 @@ class Exchange(MoneyCalls, DurableCalls):
         self._keep_snapshots = keep_snapshots
         if journal is not None:
             self._open_journal(journal, durability, setup)
+        # last: an exchange that failed to build leaves no listener on the caller's ledger
+        listen = getattr(ledger, "add_listener", None)
+        if listen is not None:
+            listen(self._settled)
 
     @property
     def capture(self) -> TradeCapture:
