@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import exchange
 from exchange.journal import (
     AddMember,
     BeginDay,
@@ -27,6 +28,7 @@ from exchange.journal import (
     MarketOrder,
     Modify,
     OpenSession,
+    PackedProcess,
     Process,
     Refused,
     SettlementRun,
@@ -36,6 +38,7 @@ from exchange.journal import (
 )
 from exchange.journal._frames import crc32
 from exchange.journal.commands import COMMANDS, Kind, decode
+from exchange.journal.fields import PACKED
 
 I64 = st.integers(-(2**63), 2**63 - 1)
 U16, U8 = st.integers(0, 2**16 - 1), st.integers(0, 255)
@@ -57,6 +60,13 @@ BATCHES = st.sampled_from([ORDER_LIKE, np.dtype("<i8"), np.dtype(">f8"),
                            np.dtype([("a", "<i4", (2,)), ("b", "S3")])]).flatmap(
     lambda dtype: arrays(dtype, st.integers(0, 20)))
 
+#: int64-field arrays (what the writer packs): small spans, wide ones, and the extremes
+PACKABLE = st.sampled_from([exchange.ORDER_DTYPE, np.dtype("<i8"),
+                            np.dtype([("x", "<i8"), ("y", "<i8")])]).flatmap(
+    lambda dtype: arrays(dtype, st.integers(0, 30), elements=st.one_of(
+        st.integers(-3, 300), I64, st.sampled_from([-(2**63), 2**63 - 1, 2**32, -(2**31)]))
+        if dtype.names is None else None))
+
 COMMAND_STRATEGIES = {
     Setup: st.builds(Setup, OBJECTS),
     BeginDay: st.builds(BeginDay, DATES),
@@ -73,6 +83,7 @@ COMMAND_STRATEGIES = {
     Process: st.builds(Process, BATCHES),
     SettlementRun: st.builds(SettlementRun, DATES, TEXT, OBJECTS),
     Refused: st.builds(Refused, TEXT, I64),
+    PackedProcess: st.builds(PackedProcess, PACKABLE),
 }
 ANY_COMMAND = st.one_of(list(COMMAND_STRATEGIES.values()))
 
@@ -221,3 +232,33 @@ def test_a_process_batch_keeps_dtype_and_bytes():
     assert back.orders.dtype == ORDER_LIKE and back.orders.tobytes() == orders.tobytes()
     assert back.orders.flags.writeable  # a copy, not a view of the journal's bytes
     assert Process(orders[::2]) == Process(orders[::2].copy())  # strided input is fine
+
+
+@given(PACKABLE, TIMES)
+def test_the_compiled_packing_writes_what_the_packed_codec_writes(orders, time):
+    """The writer packs int64-field batches in C (FrameQueue.packed); fields.PACKED is the
+    reference: the same bytes, and they read back as the same array (a Process's equal)."""
+    with tempfile.TemporaryDirectory() as fast, tempfile.TemporaryDirectory() as slow:
+        with JournalWriter(fast, Durability.none()) as a, \
+                JournalWriter(slow, Durability.none()) as b:
+            a.process(time, orders)
+            b._queue.frame(Kind.PACKED_PROCESS, time, PackedProcess(orders).payload())
+        assert _segment_bytes(fast) == _segment_bytes(slow)
+        (entry,) = JournalReader(fast)
+    assert type(entry.command) is PackedProcess and entry.command == Process(orders)
+    assert entry.command.orders.dtype == orders.dtype
+
+
+def test_an_order_batch_is_packed_to_the_bytes_its_fields_need():
+    orders = np.zeros(1000, exchange.ORDER_DTYPE)
+    orders["order_id"] = np.arange(1000) + 10**12  # a span under 2**16: 2 bytes
+    orders["price_ticks"] = 51_000 + np.arange(1000) % 200  # 1 byte
+    orders["lots"] = [-(2**63), 2**63 - 1] * 500  # the whole int64 range: 8 bytes
+    payload = PackedProcess(orders).payload()
+    described = len(PACKED.describe(orders.dtype))
+    assert len(payload) == described + 4 + 9 * 8 + 1000 * (2 + 1 + 8)
+    assert decode(Kind.PACKED_PROCESS, memoryview(payload)) == Process(orders)
+    with pytest.raises(ValueError, match="does not fit"):
+        decode(Kind.PACKED_PROCESS, memoryview(payload[:-1]))
+    with pytest.raises(TypeError, match="int64 fields"):
+        PackedProcess(np.zeros(3, ORDER_LIKE))

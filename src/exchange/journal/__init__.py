@@ -22,6 +22,7 @@ from .commands import (
     MarketOrder,
     Modify,
     OpenSession,
+    PackedProcess,
     Process,
     Refused,
     SettlementRun,
@@ -37,6 +38,6 @@ __all__ = [
     "VERSION", "AddMember", "BeginDay", "Cancel", "CloseSession", "Command", "CorruptJournal",
     "Deposit", "Durability", "EndOfDay", "Entry", "JournalError", "JournalReader",
     "JournalWriteError", "JournalWriter", "Kind", "MarketOrder", "Modify", "OpenSession",
-    "Process", "Refused", "Scan", "SegmentInfo", "SettlementRun", "Setup", "Submit", "Tail",
-    "TornTail", "UnsupportedVersion", "Withdraw", "scan", "truncate_to_last_good",
+    "PackedProcess", "Process", "Refused", "Scan", "SegmentInfo", "SettlementRun", "Setup",
+    "Submit", "Tail", "TornTail", "UnsupportedVersion", "Withdraw", "scan", "truncate_to_last_good",
 ]

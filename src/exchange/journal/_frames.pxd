@@ -19,5 +19,6 @@ cdef class FrameQueue:
     cdef uint8_t* _open(self, Py_ssize_t n, uint8_t kind, double time) except NULL
     cdef int64_t _close(self, uint8_t* p, Py_ssize_t n, uint32_t crc) except -1
     cdef int _crc_later(self, uint8_t* p, Py_ssize_t n) except -1
+    cdef object _sealed(self, uint8_t* p, Py_ssize_t size)
     cdef int64_t put_submit(self, double time, int64_t member, uint16_t instrument, uint8_t side,
                             int64_t price_ticks, int64_t lots, uint8_t tif) except -1

@@ -157,13 +157,14 @@ cdef enum:
     _MAX_BODY = 1 << 30  # exchange.journal.format.MAX_BODY
     _BIG = 4096          # payload bytes from which zlib computes the CRC
     _LATER = 65536       # payload bytes from which take() computes the CRC
+    _SOON = 1 << 20      # queued bytes from which a group is taken at once
 
 
 cdef class FrameQueue:
     """Framed records waiting to be written (module docstring).
 
     Callbacks (``on_first`` and ``on_full`` may be None): ``on_first()`` when a record arrives in an empty
-    queue; ``on_full()`` when ``threshold`` records wait or a record of 64 KiB or more arrives; ``on_limit()`` while ``limit`` or more
+    queue; ``on_full()`` when ``threshold`` records or 1 MiB wait; ``on_limit()`` while ``limit`` or more
     wait (it must empty the queue: the writer writes it out then and there); ``on_roll()``
     before a record that would take the segment past ``segment_limit`` bytes (< 0: no limit);
     ``slow(kind, time, fields)`` journals a hot command the compiled path does not write itself
@@ -349,6 +350,65 @@ cdef class FrameQueue:
         _u64(p + 16 + size, <uint64_t>c)
         return self._close(p, n, _crc32(p, n - 4))
 
+    def packed(self, uint8_t kind, time, const uint8_t[::1] prefix not None,
+               const int64_t[:, ::1] rows not None):
+        """Queue a record of ``kind`` whose payload is ``prefix`` (the dtype's description)
+        then ``rows`` (n rows of k int64 fields) packed as ``fields.PACKED`` packs them (the
+        same bytes): u32 n, per field its minimum (i64) and width (u8), then the rows' offsets.
+        Two passes over the rows, no allocation. ValueError for more than 64 fields, 2**32 - 1
+        rows or a record over 1 GiB; nothing is queued then."""
+        cdef Py_ssize_t n = rows.shape[0], k = rows.shape[1], i, j, row = 0
+        cdef int64_t base[64]
+        cdef int64_t top[64]
+        cdef uint8_t width[64]
+        cdef int64_t v
+        if k > 64 or n > 0xFFFFFFFF:
+            raise ValueError(f"a packed batch holds at most 64 fields and 2**32 - 1 rows, not "
+                             f"{k} and {n}")
+        for j in range(k):
+            base[j] = rows[0, j] if n else 0
+            top[j] = base[j]
+        for i in range(1, n):
+            for j in range(k):
+                v = rows[i, j]
+                if v < base[j]:
+                    base[j] = v
+                elif v > top[j]:
+                    top[j] = v
+        for j in range(k):
+            width[j] = _span_width(<uint64_t>top[j] - <uint64_t>base[j])
+            row += width[j]
+        cdef Py_ssize_t head = prefix.shape[0], size = head + 4 + 9 * k + n * row
+        if size + 9 > _MAX_BODY:
+            raise ValueError(f"a journal record holds at most {_MAX_BODY - 9} payload bytes, "
+                             f"not {size}")
+        cdef uint8_t* p = self._open(size + _OVERHEAD, kind, _time(time))
+        cdef uint8_t* q = p + _HEAD
+        if head:
+            memcpy(q, &prefix[0], head)
+        q += head
+        _u32(q, <uint32_t>n)
+        q += 4
+        for j in range(k):
+            _u64(q, <uint64_t>base[j])
+            q[8] = width[j]
+            q += 9
+        if n and row:
+            _pack_rows(q, rows, base, width)
+        return self._sealed(p, size)
+
+    cdef object _sealed(self, uint8_t* p, Py_ssize_t size):
+        """Seal a frame whose payload of ``size`` bytes is written: its CRC now, or (64 KiB or
+        more) when taken; once 1 MiB waits, the group is taken at once (a big batch is written
+        while it runs)."""
+        if size < _LATER:
+            return self._close(p, size + _OVERHEAD, _crc32(p, size + _HEAD))
+        self._crc_later(p, size + _OVERHEAD)
+        seq = self._close(p, size + _OVERHEAD, 0)
+        if self._size >= _SOON and self._on_full is not None:
+            self._on_full()
+        return seq
+
     cdef int _crc_later(self, uint8_t* p, Py_ssize_t n) except -1:
         """Leave the CRC of the frame of ``n`` bytes at ``p`` to :meth:`take`."""
         cdef Py_ssize_t cap
@@ -380,19 +440,44 @@ cdef class FrameQueue:
             memcpy(p + _HEAD, &payload[0], head_size)
         if tail_size:
             memcpy(p + _HEAD + head_size, &tail[0], tail_size)
-        if size >= _LATER:  # a batch: its CRC is written when taken, and it is taken soon
-            self._crc_later(p, size + _OVERHEAD)
-            seq = self._close(p, size + _OVERHEAD, 0)
-            if self._on_full is not None:
-                self._on_full()
-            return seq
-        if tail_size:
-            return self._close(p, size + _OVERHEAD, _crc32(p, size + _HEAD))
+        if size >= _LATER or tail_size:  # a batch: its CRC is written when taken, soon
+            return self._sealed(p, size)
         if size < _BIG:
             return self._close(p, size + _OVERHEAD, _crc32(p, size + _HEAD))
         # zlib's CRC is about twice as fast on long runs (it uses the CPU's carry-less multiply)
         crc = zlib.crc32(payload, _crc32(p, _HEAD))
         return self._close(p, size + _OVERHEAD, crc)
+
+
+cdef inline uint8_t _span_width(uint64_t span) noexcept nogil:
+    if span == 0:
+        return 0
+    if span < 0x100:
+        return 1
+    if span < 0x10000:
+        return 2
+    if span < <uint64_t>0xFFFFFFFF + 1:
+        return 4
+    return 8
+
+
+cdef void _pack_rows(uint8_t* q, const int64_t[:, ::1] rows, const int64_t* base,
+                     const uint8_t* width) noexcept nogil:
+    """Each row as its fields' offsets from ``base`` in ``width`` bytes (0: left out)."""
+    cdef Py_ssize_t i, j, n = rows.shape[0], k = rows.shape[1]
+    cdef uint64_t d
+    for i in range(n):
+        for j in range(k):
+            d = <uint64_t>rows[i, j] - <uint64_t>base[j]
+            if width[j] == 1:
+                q[0] = <uint8_t>d
+            elif width[j] == 2:
+                _u16(q, <uint16_t>d)
+            elif width[j] == 4:
+                _u32(q, <uint32_t>d)
+            elif width[j] == 8:
+                _u64(q, d)
+            q += width[j]
 
 
 cdef class Taken:

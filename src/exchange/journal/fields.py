@@ -3,7 +3,8 @@
 One codec per field type of docs/journal.md: little-endian integers (``I64``, ``U16``,
 ``U8``), dates as day numbers (``DATE``), length-prefixed UTF-8 texts (``STR8``, ``STR16``,
 ``OPT_STR16``), canonical JSON objects (``JSON_OBJECT``), credit limits (``LIMITS``) and numpy
-arrays as dtype description and raw bytes (``ARRAY``). ``check`` raises TypeError or ValueError
+arrays as dtype description and raw bytes (``ARRAY``) or, for arrays of int64 fields, packed to
+the bytes each field needs (``PACKED``). ``check`` raises TypeError or ValueError
 naming the field and normalises the value (numpy integers to ints, JSON lists to tuples, limits
 to sorted ``(code, Decimal)`` pairs); ``read`` raises ValueError (or struct.error) for bytes
 that do not parse. Each is O(the field's size).
@@ -23,8 +24,8 @@ from numpy.lib.format import descr_to_dtype, dtype_to_descr
 from exchange.reference.dates import day_number
 from exchange.reference.numbers import checked_int, to_decimal
 
-__all__ = ["ARRAY", "DATE", "I64", "JSON_OBJECT", "LIMITS", "OPT_STR16", "STR16", "STR8", "U16",
-           "U8", "Codec", "Integer", "Text"]
+__all__ = ["ARRAY", "DATE", "I64", "JSON_OBJECT", "LIMITS", "OPT_STR16", "PACKED", "STR16", "STR8",
+           "U16", "U8", "Codec", "Integer", "Text"]
 
 _EPOCH = _dt.date(1970, 1, 1)
 
@@ -271,6 +272,99 @@ class _Array(Codec):
         return np.frombuffer(data[start:], dtype=dtype).copy(), len(data)
 
 
+class _Packed(_Array):
+    """A 1-d numpy array whose fields are all int64 (an ``ORDER_DTYPE`` batch), packed: u16
+    length + dtype description as ``ARRAY``, u32 row count, then per field its base (i64: the
+    field's minimum) and width (u8: 0, 1, 2, 4 or 8 bytes, enough for the field's range), then
+    each row as its fields' offsets from their bases, unsigned little-endian, fields of width 0
+    left out. Exact for any int64 values (offsets are taken modulo 2**64). The writer's compiled
+    queue writes the same bytes (``FrameQueue.packed``); :meth:`encode` is the reference."""
+
+    _count = struct.Struct("<I")
+    _column = struct.Struct("<qB")
+
+    @staticmethod
+    def fits(dtype: np.dtype) -> bool:
+        """Whether arrays of ``dtype`` can be packed: plain int64, or a struct of int64
+        fields and nothing else."""
+        if dtype.names is None:
+            return dtype == np.dtype("<i8")
+        fields: Mapping[str, Any] = dtype.fields or {}
+        return dtype.itemsize == 8 * len(dtype.names) and all(
+            fields[name][0] == np.dtype("<i8") and fields[name][1] == 8 * k
+            for k, name in enumerate(dtype.names))
+
+    def check(self, value: Any, what: str) -> np.ndarray:
+        value = super().check(value, what)
+        if not self.fits(value.dtype):
+            raise TypeError(f"{what}: dtype {value.dtype} is not made of int64 fields")
+        return value
+
+    def encode(self, value: np.ndarray) -> bytes:
+        columns = np.ascontiguousarray(value).view("<i8").reshape(len(value), value.itemsize // 8)
+        parts = [self.describe(value.dtype), self._count.pack(len(value))]
+        names, formats, offsets, bases, size = [], [], [], [], 0
+        for j in range(columns.shape[1]):
+            column = columns[:, j]
+            base = int(column.min()) if len(column) else 0
+            top = int(column.max()) if len(column) else 0
+            width = _width(top - base)
+            parts.append(self._column.pack(base, width))
+            if width:
+                names.append(f"f{j}")
+                formats.append(f"<u{width}")
+                offsets.append(size)
+                bases.append(np.uint64(base % 2**64))
+                size += width
+        rows = np.zeros(len(value), np.dtype({"names": names, "formats": formats,
+                                              "offsets": offsets, "itemsize": max(size, 1)}))
+        for name, base_u64 in zip(names, bases):
+            rows[name] = columns[:, int(name[1:])].view(np.uint64) - base_u64  # modulo 2**64
+        if size:
+            parts.append(rows.tobytes())
+        return b"".join(parts)
+
+    def read(self, data: memoryview, offset: int) -> tuple[np.ndarray, int]:
+        (size,) = self._prefix.unpack_from(data, offset)
+        start = offset + self._prefix.size + size
+        dtype = descr_to_dtype(json.loads(bytes(data[offset + self._prefix.size:start])))
+        if not self.fits(dtype):
+            raise ValueError(f"packed array of dtype {dtype}: not made of int64 fields")
+        (n,) = self._count.unpack_from(data, start)
+        start += self._count.size
+        k = dtype.itemsize // 8
+        heads = [self._column.unpack_from(data, start + self._column.size * j) for j in range(k)]
+        start += self._column.size * k
+        widths = [width for _, width in heads]
+        if any(width not in (0, 1, 2, 4, 8) for width in widths):
+            raise ValueError(f"packed array: field widths {widths} are not 0, 1, 2, 4 or 8")
+        row = sum(widths)
+        if len(data) - start != n * row:
+            raise ValueError(f"packed array of {n} rows of {row} bytes does not fit "
+                             f"{len(data) - start} bytes")
+        out = np.empty((n, k), np.uint64)
+        position = start
+        packed = np.frombuffer(data[start:], np.uint8).reshape(n, row) if row else None
+        for j, (base, width) in enumerate(heads):
+            if width == 0:
+                out[:, j] = np.uint64(base % 2**64)
+                continue
+            assert packed is not None
+            at = position - start
+            column = packed[:, at:at + width].copy().view(f"<u{width}").reshape(n)
+            out[:, j] = column.astype(np.uint64) + np.uint64(base % 2**64)
+            position += width
+        return out.view("<i8").reshape(-1).view(dtype).copy(), len(data)
+
+
+def _width(span: int) -> int:
+    """Bytes for offsets 0..span (span >= 0, at most 2**64 - 1)."""
+    for width in (0, 1, 2, 4):
+        if span < 1 << (8 * width):
+            return width
+    return 8
+
+
 I64, U16, U8, DATE = Integer("q"), Integer("H"), Integer("B"), _Date()
 STR8, STR16, OPT_STR16 = Text(1), Text(2), Text(2, optional=True)
-JSON_OBJECT, LIMITS, ARRAY = _JsonObject(), _Limits(), _Array()
+JSON_OBJECT, LIMITS, ARRAY, PACKED = _JsonObject(), _Limits(), _Array(), _Packed()

@@ -52,8 +52,9 @@ __all__ = [
 MAGIC = b"EXJOURNL"
 #: The format version this code writes and the newest it reads (it reads every older one). A
 #: change to the header, the frame or any payload layout, or a new kind of record, makes a new
-#: version. Version 2 added the ``Refused`` record (kind 15).
-VERSION = 2
+#: version. Version 2 added the ``Refused`` record (kind 15), version 3 the packed batch
+#: (``PackedProcess``, kind 16).
+VERSION = 3
 #: Bytes of a segment header.
 HEADER_SIZE = 32
 #: First two bytes of every record frame.

@@ -11,10 +11,12 @@ the disk as :class:`Durability` says:
   memory; a background thread writes and fsyncs them together as soon as N are waiting, or
   once the oldest has waited about M milliseconds (``ms=None``: no time bound), while appending
   goes on; :meth:`sync` (the venue calls it at each session close and the end of the day), a
-  segment roll and :meth:`close` do it at once. If the disk falls behind so that 4N records
-  wait, ``append`` itself waits for them to be written and fsynced. A crash loses at most the
-  records not yet fsynced: fewer than 8N (4N waiting, 4N being written), and none older than
-  about M ms plus the time of an fsync.
+  segment roll and :meth:`close` do it at once. If the disk falls behind so that 16N records
+  wait, ``append`` itself waits for them to be written and fsynced (16, not fewer: the thread
+  needs the GIL between its writes, and a caller that keeps it for a few milliseconds must not
+  end up doing the thread's work itself). A crash loses at most the records not yet fsynced:
+  fewer than 32N (16N waiting, 16N being written), and none older than about M ms plus the
+  time of an fsync.
 * ``Durability.none()``: records are written to the operating system every 1024 records and at
   :meth:`sync`, never fsynced: a killed process loses at most the unwritten ones, a machine
   crash may lose anything not yet flushed by the OS.
@@ -50,15 +52,15 @@ from typing import Any, NoReturn
 import numpy as np
 
 from ._frames import FrameQueue
-from .commands import COMMANDS, Command, Process
-from .fields import ARRAY
+from .commands import COMMANDS, Command, PackedProcess, Process
+from .fields import ARRAY, PACKED
 from .files import FolderLock, fsync_file, fsync_folder, segment_name, segment_paths, write_all
 from .format import HEADER_SIZE, VERSION, JournalError, SegmentHeader, TornTail
 
 __all__ = ["Durability", "JournalWriter", "JournalWriteError"]
 
 _NONE_BATCH = 1024  # Durability.none(): records handed to the OS per write
-_BACKLOG = 4  # group commit: appends wait for the disk once this many groups wait
+_BACKLOG = 16  # group commit: appends wait for the disk once this many groups wait (module doc)
 
 
 class JournalWriteError(JournalError):
@@ -251,10 +253,15 @@ class JournalWriter:
         return self._array(Process(orders).orders, time)
 
     def _array(self, orders: np.ndarray, time: float) -> int:
-        """A Process record of the checked array ``orders``; its payload (docs/journal.md,
-        ARRAY) is the dtype's description, then the bytes, copied straight into the queue."""
+        """A batch record of the checked array ``orders``: packed by the compiled queue if its
+        fields are all int64 (``PackedProcess``, an ORDER_DTYPE batch), else its bytes copied
+        straight into the queue after the dtype's description (``Process``)."""
         data = np.ascontiguousarray(orders)
-        return self._queue.frame(Process.KIND, time, ARRAY.describe(data.dtype),
+        prefix = ARRAY.describe(data.dtype)
+        if PACKED.fits(data.dtype):
+            return self._queue.packed(PackedProcess.KIND, time, prefix,
+                                      data.view("<i8").reshape(len(data), data.itemsize // 8))
+        return self._queue.frame(Process.KIND, time, prefix,
                                  data.view(np.uint8).data if len(data) else None)
 
     def _slow(self, kind: int, time: float, fields: tuple) -> int:

@@ -26,6 +26,7 @@ from exchange.journal import (
     MarketOrder,
     Modify,
     OpenSession,
+    PackedProcess,
     Process,
     Refused,
     SettlementRun,
@@ -83,6 +84,7 @@ _CALLS: dict[type, Callable[[Any, Any], Any]] = {
     Modify: lambda ex, c: ex.modify(c.member, c.order_id, lots=c.lots,
                                     price_ticks=c.price_ticks or None),
     Process: lambda ex, c: ex.process(c.orders),
+    PackedProcess: lambda ex, c: ex.process(c.orders),
     SettlementRun: _settle,
     Refused: _refused,
 }
