@@ -26,9 +26,8 @@ def check_orders(orders: Any) -> None:
 
 
 def process_one_by_one(exchange: Any, orders: np.ndarray) -> np.ndarray:
-    """Apply ``orders`` (ORDER_DTYPE) through ``exchange``'s single calls; RESULT_DTYPE rows.
-    TypeError for another input, before anything is applied."""
-    check_orders(orders)
+    """Apply ``orders`` (ORDER_DTYPE, already checked by :func:`check_orders`) through
+    ``exchange``'s single calls; RESULT_DTYPE rows."""
     results = np.zeros(len(orders), dtype=RESULT_DTYPE)
     symbols = [market.symbol for market in exchange._markets]
     for i, row in enumerate(orders.tolist()):

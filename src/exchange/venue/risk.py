@@ -46,8 +46,9 @@ is refused).
 Where it runs: the state and the arithmetic are compiled (``venue/_engine.pyx``: per member and
 asset the reserved amount, the mirrored settled balance and up to 16 pending dates; per order its
 hold), so that single calls and ``Exchange.process`` batches share them. This module holds the
-rules above and the two small types the rest of the library sees. tests/risk_model.py is the
-same rules in plain Python, which hypothesis compares with the engine.
+rules above and the two small types the rest of the library sees. The rules are tested through
+the exchange: a test per refusal reason, and a hypothesis test of whole days of pre-funded and
+deferred trading (tests/test_exchange_prefunded_days.py).
 """
 from __future__ import annotations
 
