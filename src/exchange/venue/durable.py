@@ -49,8 +49,8 @@ class DurableCalls:
                             f"{type(setup).__name__}")
         if len(self._markets.by_index) > 0x10000:
             raise ValueError("journal: a Submit record names at most 65536 instruments")
-        user_setup = dict(setup or {})
-        record = Setup({"exchange": describe(self), "user": user_setup})  # checks the JSON
+        self._user_setup = dict(setup or {})  # a failure here fails the constructor
+        record = Setup(self._setup_record())  # checks the JSON
         if isinstance(journal, JournalWriter):
             if durability is not None:
                 raise ValueError("durability: give it to the JournalWriter, not beside one")
@@ -69,7 +69,6 @@ class DurableCalls:
             if writer is not journal:
                 writer.close()
             raise
-        self._user_setup = user_setup
         self._attach(writer)
 
     def _setup_record(self) -> dict[str, Any]:
