@@ -133,7 +133,7 @@ class RunRecorder:
             self._session = {"name": command.name, "orders": 0, "trades": len(ex.trades()),
                              "refusals": ex.rejections(), "wall": time.perf_counter()}
         elif isinstance(command, CloseSession) and self._session is not None:
-            symbols = self._session_symbols(command.name)
+            symbols = ex.schedule.symbols_in(command.name, ex.instruments)
             self._session["symbols"] = symbols
             self._session["depth"] = {s: ex.book(s).depth(DEPTH_LEVELS) for s in symbols}
         elif isinstance(command, SettlementRun):
@@ -157,12 +157,6 @@ class RunRecorder:
                 command.date, result, self._top_ups, self._totals,
                 self.exchange.ledger.asset_totals()))
             self._top_ups = []
-
-    def _session_symbols(self, name: str) -> tuple[str, ...]:
-        schedule, instruments = self.exchange.schedule, self.exchange.instruments
-        code = schedule.spec(name).code
-        return tuple(s for s in sorted(instruments)
-                     if code in schedule.sessions_of(instruments[s]))
 
     def _close_session(self, session: dict[str, Any], expired: list) -> None:
         assert self._day is not None

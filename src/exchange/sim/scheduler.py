@@ -142,9 +142,7 @@ class Scheduler:
         spec = self.exchange.schedule.spec(name)
         self._set_time(spec.start)
         self.exchange.open_session(name)
-        instruments = self.exchange.instruments
-        symbols = tuple(s for s in sorted(instruments)
-                        if spec.code in self.exchange.schedule.sessions_of(instruments[s]))
+        symbols = self.exchange.schedule.symbols_in(name, self.exchange.instruments)
         self.market.session, self.market.open_symbols = name, symbols
         self.market.refresh()
         for agent, view in zip(self.agents, self.views):

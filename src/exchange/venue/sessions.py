@@ -193,6 +193,12 @@ class SessionSchedule:
             codes.add(spec.code)
         return tuple(sorted(codes))
 
+    def symbols_in(self, name: str, instruments: Mapping[str, Instrument]) -> tuple[str, ...]:
+        """The symbols of ``instruments`` that trade in session ``name``, sorted. Raises what
+        :meth:`spec` and :meth:`sessions_of` raise. O(instruments)."""
+        code = self.spec(name).code
+        return tuple(s for s in sorted(instruments) if code in self.sessions_of(instruments[s]))
+
     def session_at(self, t: float) -> str | None:
         """The name of the session scheduled at ``t`` seconds (start inclusive), or None."""
         t = seconds(t)
